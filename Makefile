@@ -1,0 +1,42 @@
+# The user-facing entry points. Everything runs inside .venv, created on first use.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SCALE  ?= 10000
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: demo test ui bench install lint clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (set PYTHON=...)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## make demo: generate the demo sources and materialize every asset through Dagster.
+demo: $(STAMP)
+	$(BIN)/crm-warehouse simulate --if-missing
+	$(BIN)/crm-warehouse run
+
+## make test: the whole test suite (real DuckDB, dbt, Dagster, GX, PostgreSQL, MariaDB).
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## make ui: the Dagster UI on the same Dagster home as `make demo`.
+ui: $(STAMP)
+	$(BIN)/crm-warehouse ui
+
+## make bench SCALE=N: end-to-end timings and memory at N customers.
+bench: $(STAMP)
+	$(BIN)/crm-warehouse bench --customers $(SCALE)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf demo_sources .dagster_home warehouse/*.duckdb warehouse/data_docs warehouse/parquet \
+	       warehouse/artifacts warehouse/report dbt_project/target dbt_project/logs

@@ -1,0 +1,76 @@
+"""One source of configuration: environment variables with the ``CRMW_`` prefix.
+
+Every path has a working default for the demo, derived from the repository root, so nothing
+depends on the current working directory. Dagster resources, dbt's ``profiles.yml`` and the
+CLI all read the warehouse path from here (dbt through ``CRMW_WAREHOUSE_PATH``, which
+:func:`export_environment` sets), so the three can never disagree.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+WAREHOUSE_DIR = REPO_ROOT / "warehouse"
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+
+
+def _path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings. Build with :func:`settings` so environment changes are picked up."""
+
+    warehouse_path: Path
+    sources_dir: Path
+    erp_url: str
+    ecommerce_dir: Path
+    service_desk_dir: Path
+    dagster_home: Path
+    reporting_currency: str
+    source_timezone: str
+
+    @property
+    def truth_dir(self) -> Path:
+        """Where the simulator writes its ground truth (only for demo sources)."""
+        return self.sources_dir / "_truth"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.warehouse_path.parent / "artifacts"
+
+    @property
+    def data_docs_dir(self) -> Path:
+        return self.warehouse_path.parent / "data_docs"
+
+
+def settings() -> Settings:
+    """Read the ``CRMW_*`` environment now (tests change it between calls)."""
+    sources = _path("CRMW_SOURCES_DIR", REPO_ROOT / "demo_sources")
+    return Settings(
+        warehouse_path=_path("CRMW_WAREHOUSE_PATH", WAREHOUSE_DIR / "warehouse.duckdb"),
+        sources_dir=sources,
+        erp_url=os.environ.get("CRMW_ERP_URL") or f"sqlite:///{sources / 'erp' / 'erp.sqlite'}",
+        ecommerce_dir=_path("CRMW_ECOMMERCE_DIR", sources / "ecommerce"),
+        service_desk_dir=_path("CRMW_SERVICE_DESK_DIR", sources / "service_desk"),
+        dagster_home=_path("DAGSTER_HOME", REPO_ROOT / ".dagster_home"),
+        reporting_currency=os.environ.get("CRMW_REPORTING_CURRENCY", "USD"),
+        source_timezone=os.environ.get("CRMW_SOURCE_TIMEZONE", "America/New_York"),
+    )
+
+
+def export_environment() -> Settings:
+    """Put the resolved settings back into ``os.environ`` for child processes (dbt, Dagster)."""
+    s = settings()
+    os.environ["CRMW_WAREHOUSE_PATH"] = str(s.warehouse_path)
+    os.environ["CRMW_SOURCES_DIR"] = str(s.sources_dir)
+    os.environ.setdefault("DAGSTER_HOME", str(s.dagster_home))
+    s.dagster_home.mkdir(parents=True, exist_ok=True)
+    s.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    return s

@@ -1,0 +1,81 @@
+"""How to open the warehouse, and how to load DuckDB extensions on a machine with no internet.
+
+DuckDB allows one writing process per database file. Writers open the build database through
+:func:`connect`; readers pass ``read_only=True``; BI tools read the published copy only.
+
+DuckDB cannot download extensions here, so the extension binaries come from the pinned PyPI
+wheels ``duckdb-extension-*`` (signed official binaries, verified by DuckDB on load). sqlite and
+postgres only load under their canonical names from an extension directory, so
+:func:`extension_directory` copies them into one under ``warehouse/artifacts`` once.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from warehouse.config import settings
+
+# wheel module -> canonical DuckDB extension name
+_EXTENSION_WHEELS = {
+    "httpfs": ("duckdb_extension_httpfs", "httpfs"),
+    "sqlite": ("duckdb_extension_sqlite", "sqlite_scanner"),
+    "postgres": ("duckdb_extension_postgres", "postgres_scanner"),
+}
+
+
+def _wheel_binary(module_name: str) -> Path:
+    module = importlib.import_module(module_name)
+    pattern = os.path.join(os.path.dirname(module.__file__), "extensions", "**", "*.duckdb_extension")
+    found = glob.glob(pattern, recursive=True)
+    if not found:
+        raise RuntimeError(f"no .duckdb_extension file inside the {module_name} package")
+    return Path(found[0])
+
+
+def extension_directory() -> Path:
+    """An extension directory holding the wheel binaries under their canonical names."""
+    platform = duckdb.connect().execute("PRAGMA platform").fetchone()[0]
+    root = Path(os.environ.get("CRMW_DUCKDB_EXTENSION_DIR") or settings().artifacts_dir / "duckdb_extensions")
+    target = root / f"v{duckdb.__version__}" / platform
+    target.mkdir(parents=True, exist_ok=True)
+    for module_name, canonical in _EXTENSION_WHEELS.values():
+        dest = target / f"{canonical}.duckdb_extension"
+        if not dest.exists():
+            tmp = dest.with_suffix(f".tmp{os.getpid()}")
+            shutil.copy(_wheel_binary(module_name), tmp)
+            os.replace(tmp, dest)  # atomic: parallel processes never see half a file
+    return root
+
+
+def connect(path: str | Path | None = None, *, read_only: bool = False,
+            extensions: tuple[str, ...] = ()) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB database (default: the build warehouse) with offline extensions loaded."""
+    path = Path(path) if path else settings().warehouse_path
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    if extensions:
+        config["extension_directory"] = str(extension_directory())
+    con = duckdb.connect(str(path), read_only=read_only, config=config)
+    for name in extensions:
+        if name not in _EXTENSION_WHEELS:
+            raise ValueError(f"unknown extension {name!r}; known: {sorted(_EXTENSION_WHEELS)}")
+        con.execute(f"LOAD {name}")
+    return con
+
+
+@contextmanager
+def warehouse(read_only: bool = False, extensions: tuple[str, ...] = ()):
+    """Context manager around :func:`connect` for the build warehouse."""
+    con = connect(read_only=read_only, extensions=extensions)
+    try:
+        yield con
+    finally:
+        con.close()
