@@ -1,0 +1,260 @@
+"""BG/NBD (Fader, Hardie & Lee 2005, "Counting your customers the easy way") in NumPy/SciPy.
+
+While alive, a customer buys at Poisson rate lambda ~ Gamma(r, alpha); after each repeat
+purchase she drops out with probability p ~ Beta(a, b). A customer is summarised by
+x (repeat purchases), t_x (time of the last purchase since the first) and T (time since the
+first purchase), all in one time unit of the caller's choosing (weeks for CDNOW).
+
+The likelihood of one customer is
+
+    L = B(a, b+x)/B(a, b) * G(r+x)/G(r) * alpha^r / (alpha+T)^(r+x)
+        + [x>0] B(a+1, b+x-1)/B(a, b) * G(r+x)/G(r) * alpha^r / (alpha+t_x)^(r+x)
+
+evaluated as logaddexp of the two branches (the second is the "dropped out after the last
+purchase" branch); the gradient is the branch-weighted mix of the branch gradients, with
+the weight w = P(dropped out | data) = 1 - P(alive). Everything that depends on x only
+(gammaln/digamma terms) is computed once per distinct x, and customers with the same
+(x, t_x, T) are merged into one weighted row, which is what makes a million-customer fit
+take well under a second on daily-resolution data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
+
+from ml.clv_fitting import FitResult, check_summary, maximise_log_likelihood
+
+
+@dataclass(frozen=True)
+class BetaGeoParams:
+    """BG/NBD parameters: purchase rate ~ Gamma(shape r, rate alpha), dropout ~ Beta(a, b).
+
+    ``alpha`` is in the time unit of the data it was fitted on (a fit in weeks has an alpha
+    seven times smaller than the same fit in days); the other three are unit-free.
+    """
+
+    r: float
+    alpha: float
+    a: float
+    b: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {k: float(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BetaGeoParams:
+        missing = {"r", "alpha", "a", "b"} - set(data)
+        if missing:
+            raise ValueError(f"BetaGeoParams.from_dict: missing field(s) {sorted(missing)}")
+        params = cls(*(float(data[k]) for k in ("r", "alpha", "a", "b")))
+        if not all(np.isfinite(v) and v > 0 for v in asdict(params).values()):
+            raise ValueError(f"BetaGeoParams.from_dict: every parameter must be > 0, got {data}")
+        return params
+
+    def as_array(self) -> np.ndarray:
+        return np.array([self.r, self.alpha, self.a, self.b], dtype=np.float64)
+
+
+def compress_summary(
+    x: np.ndarray, t_x: np.ndarray, t_cap: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Merge identical (x, t_x, T) rows into one row whose weight is their count (or sum)."""
+    frame = pd.DataFrame({"x": x, "t_x": t_x, "T": t_cap,
+                          "w": np.ones_like(x) if weights is None else weights})
+    grouped = frame.groupby(["x", "t_x", "T"], sort=False, as_index=False)["w"].sum()
+    return (grouped["x"].to_numpy(), grouped["t_x"].to_numpy(), grouped["T"].to_numpy(),
+            grouped["w"].to_numpy(dtype=np.float64))
+
+
+class _BgNbdObjective:
+    """Mean negative log-likelihood and gradient over weighted rows, for fixed data."""
+
+    def __init__(self, x: np.ndarray, t_x: np.ndarray, t_cap: np.ndarray, w: np.ndarray):
+        self.x_values, self.x_index = np.unique(x, return_inverse=True)
+        self.t_x = t_x
+        self.t_cap = t_cap
+        self.w = w / w.sum()
+        self.repeat = x > 0
+        self.x = x
+
+    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        r, alpha, a, b = theta
+        xv = self.x_values
+        idx = self.x_index
+        # per distinct x: the parts that do not depend on t_x or T
+        lgam_r = gammaln(r + xv) - gammaln(r)
+        dig_r = digamma(r + xv) - digamma(r)
+        lbeta_ab = betaln(a, b)
+        log_b1 = betaln(a, b + xv) - lbeta_ab
+        # a/(b+x-1) is the ratio B(a+1, b+x-1)/B(a, b+x); only used where x > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_ratio = np.where(xv > 0, np.log(a) - np.log(b + xv - 1), -np.inf)
+        dig_ab = digamma(a + b)
+        dig_abx = digamma(a + b + xv)
+        d1_da = dig_ab - dig_abx
+        d1_db = digamma(b + xv) - digamma(b) + dig_ab - dig_abx
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d2_da = d1_da + 1.0 / a
+            d2_db = np.where(xv > 0, digamma(np.maximum(b + xv - 1, 1e-300)) - digamma(b)
+                             + dig_ab - dig_abx, 0.0)
+
+        rx = r + self.x
+        log_at = np.log(alpha + self.t_cap)
+        log_atx = np.log(alpha + self.t_x)
+        # c = log(branch 2 / branch 1); -inf for x == 0 (branch 2 absent)
+        c = log_ratio[idx] + rx * (log_at - log_atx)
+        log_sum = np.logaddexp(0.0, c)
+        wdrop = expit(c)  # posterior probability of having dropped out
+
+        ll = lgam_r[idx] + r * np.log(alpha) + log_b1[idx] - rx * log_at + log_sum
+        g_r = dig_r[idx] + np.log(alpha) - log_at + wdrop * (log_at - log_atx)
+        g_alpha = r / alpha - rx * ((1 - wdrop) / (alpha + self.t_cap)
+                                    + wdrop / (alpha + self.t_x))
+        g_a = d1_da[idx] + wdrop * (d2_da - d1_da)[idx]
+        g_b = d1_db[idx] + wdrop * (d2_db - d1_db)[idx]
+
+        w = self.w
+        value = -float(w @ ll)
+        grad = -np.array([w @ g_r, w @ g_alpha, w @ g_a, w @ g_b])
+        return value, grad
+
+
+def bgnbd_log_likelihood(params: BetaGeoParams, frequency: Any, recency: Any, T: Any) -> float:
+    """Total log-likelihood of a summary under given parameters (time unit of the data)."""
+    x, t_x, t_cap = check_summary(frequency, recency, T)
+    objective = _BgNbdObjective(x, t_x, t_cap, np.ones_like(x))
+    return -objective(params.as_array())[0] * x.size
+
+
+def _starting_values(x: np.ndarray, t_cap: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """r = 1 and alpha so that the mean purchase rate r/alpha matches sum(x)/sum(T)."""
+    rate = max(float(w @ x), 1.0) / max(float(w @ t_cap), 1e-9)
+    return np.array([1.0, 1.0 / rate, 1.0, 1.0])
+
+
+def fit_bgnbd(
+    frequency: Any,
+    recency: Any,
+    T: Any,
+    weights: Any | None = None,
+    *,
+    compress: bool = True,
+    initial: BetaGeoParams | None = None,
+) -> FitResult:
+    """Fit BG/NBD by maximum likelihood.
+
+    ``weights`` (optional) counts how many customers each row stands for. With ``compress``
+    identical rows are merged first (same optimum, much less work on real data, where t_x and
+    T take one value per day). ``log_likelihood`` is the total over customers in the time unit
+    of the data (CDNOW in weeks: -9582.43). ``seconds`` includes validation and compression.
+    """
+    import time
+
+    started = time.perf_counter()
+    x, t_x, t_cap = check_summary(frequency, recency, T)
+    if x.size == 0:
+        raise ValueError("fit_bgnbd: no customers to fit")
+    if weights is None:
+        w = np.ones_like(x)
+    else:
+        w = np.asarray(weights, dtype=np.float64).reshape(-1)
+        if w.shape != x.shape or not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise ValueError("weights: must be finite, >= 0 and one per customer")
+    if compress:
+        x, t_x, t_cap, w = compress_summary(x, t_x, t_cap, w)
+    if not np.any(x[w > 0] > 0):
+        raise ValueError("fit_bgnbd: no customer has a repeat purchase; the model is not "
+                         "identified")
+    total = float(w.sum())
+    objective = _BgNbdObjective(x, t_x, t_cap, w)
+    theta0 = initial.as_array() if initial else _starting_values(x, t_cap, w)
+    opt = maximise_log_likelihood(objective, theta0, total)
+    params = BetaGeoParams(*map(float, opt.theta))
+    return FitResult(
+        model="bgnbd",
+        params=params,
+        log_likelihood=opt.total_log_likelihood,
+        n=int(round(total)),
+        iterations=opt.iterations,
+        converged=opt.converged,
+        seconds=time.perf_counter() - started,
+        standard_errors=dict(zip(("r", "alpha", "a", "b"), map(float, opt.standard_errors),
+                                 strict=True)),
+        message=opt.message,
+        diagnostics={"distinct_rows": int(x.size)},
+    )
+
+
+# ---------------------------------------------------------------- per-customer predictions
+
+def _log_dropout_odds(params: BetaGeoParams, x, t_x, t_cap) -> np.ndarray:
+    """log( P(dropped out | data) / P(alive | data) ); -inf for x == 0."""
+    r, alpha, a, b = params.as_array()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(
+            x > 0,
+            np.log(a) - np.log(np.maximum(b + x - 1, 1e-300))
+            + (r + x) * (np.log(alpha + t_cap) - np.log(alpha + t_x)),
+            -np.inf,
+        )
+
+
+def bgnbd_probability_alive(params: BetaGeoParams, frequency: Any, recency: Any,
+                            T: Any) -> np.ndarray:
+    """P(still active at T | x, t_x, T). Customers without a repeat purchase get 1 (model)."""
+    x, t_x, t_cap = check_summary(frequency, recency, T)
+    return expit(-_log_dropout_odds(params, x, t_x, t_cap))
+
+
+def bgnbd_expected_purchases(params: BetaGeoParams, t: float | np.ndarray, frequency: Any,
+                             recency: Any, T: Any) -> np.ndarray:
+    """E[purchases in (T, T+t] | x, t_x, T]  (FHL 2005, eq. 10).
+
+    ``t`` may be a scalar or an array broadcastable against the customers.
+    """
+    x, t_x, t_cap = check_summary(frequency, recency, T)
+    r, alpha, a, b = params.as_array()
+    t = np.asarray(t, dtype=np.float64)
+    if np.any(t < 0):
+        raise ValueError("t: horizon must be >= 0")
+    if a == 1.0:
+        a = np.nextafter(1.0, 2.0)  # the closed form has a removable singularity at a = 1
+    z = t / (alpha + t_cap + t)
+    numerator = 1.0 - np.exp((r + x) * (np.log(alpha + t_cap) - np.log(alpha + t_cap + t))) \
+        * hyp2f1(r + x, b + x, a + b + x - 1, z)
+    p_alive = expit(-_log_dropout_odds(params, x, t_x, t_cap))
+    return (a + b + x - 1) / (a - 1) * numerator * p_alive
+
+
+def bgnbd_unconditional_expected(params: BetaGeoParams, t: float | np.ndarray) -> np.ndarray:
+    """E[X(t)]: expected repeat purchases in (0, t] of a customer just acquired (eq. 9)."""
+    r, alpha, a, b = params.as_array()
+    t = np.asarray(t, dtype=np.float64)
+    if a == 1.0:
+        a = np.nextafter(1.0, 2.0)
+    tail = np.exp(r * (np.log(alpha) - np.log(alpha + t))) * hyp2f1(r, b, a + b - 1,
+                                                                      t / (alpha + t))
+    return (a + b - 1) / (a - 1) * (1.0 - tail)
+
+
+def bgnbd_probability_no_purchases(params: BetaGeoParams, t: float | np.ndarray,
+                                   frequency: Any = 0, recency: Any = 0,
+                                   T: Any = 0) -> np.ndarray:
+    """P(no purchase in (T, T+t] | x, t_x, T).
+
+    Dead customers never buy; given alive, lambda | data ~ Gamma(r+x, alpha+T), so the chance
+    of a silent window is ((alpha+T)/(alpha+T+t))^(r+x). With the defaults (x = t_x = T = 0)
+    this is P(X(t) = 0) for a new customer, (alpha/(alpha+t))^r.
+    """
+    x, t_x, t_cap = check_summary(np.atleast_1d(frequency), np.atleast_1d(recency),
+                                  np.atleast_1d(T))
+    r, alpha, _, _ = params.as_array()
+    t = np.asarray(t, dtype=np.float64)
+    p_alive = expit(-_log_dropout_odds(params, x, t_x, t_cap))
+    silent_if_alive = np.exp((r + x) * (np.log(alpha + t_cap) - np.log(alpha + t_cap + t)))
+    return (1.0 - p_alive) + p_alive * silent_if_alive

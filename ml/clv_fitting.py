@@ -1,0 +1,172 @@
+"""Shared machinery for the CLV models: input checks, log-parameter optimisation, standard errors.
+
+Both BG/NBD and Gamma-Gamma have strictly positive parameters, so they are optimised on
+``log(theta)``: the search is unconstrained in practice (wide box bounds only keep ``exp`` from
+overflowing), and a step in log space is a relative step, which makes one set of tolerances
+work whether time is measured in days or weeks. Standard errors come from the observed
+information (the Hessian of the negative log-likelihood, by central differences of the
+analytic gradient) and are mapped back to the natural scale with the delta method.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize
+
+# exp(+-30) stays far from float overflow inside gammaln/log, and no fitted CLV parameter
+# (in days, weeks or months) comes near these bounds.
+LOG_PARAM_BOUND = 30.0
+
+
+def as_float_array(values: Any, name: str) -> np.ndarray:
+    """A 1-D float64 array, with a clear error for missing or non-finite values."""
+    array = np.asarray(values, dtype=np.float64).reshape(-1)
+    bad = ~np.isfinite(array)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{name}: {int(bad.sum())} missing or non-finite value(s), first at row {first}"
+        )
+    return array
+
+
+def first_bad_row(mask: np.ndarray, name: str, problem: str, values: np.ndarray) -> None:
+    """Raise a ValueError naming the field, the first offending row and the count."""
+    if mask.any():
+        first = int(np.flatnonzero(mask)[0])
+        raise ValueError(
+            f"{name}: {int(mask.sum())} row(s) {problem}; first at row {first} "
+            f"(value {values[first]!r})"
+        )
+
+
+def check_summary(frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, ...]:
+    """Validate a (frequency, recency, T) summary and return float arrays.
+
+    The BG/NBD conventions: frequency is a whole number of repeat purchases >= 0, recency
+    lies in [0, T] and is 0 when frequency is 0, T >= 0.
+    """
+    x = as_float_array(frequency, "frequency")
+    t_x = as_float_array(recency, "recency")
+    t_cap = as_float_array(T, "T")
+    if not (x.shape == t_x.shape == t_cap.shape):
+        raise ValueError(
+            f"frequency, recency and T must have the same length, got "
+            f"{x.shape[0]}, {t_x.shape[0]}, {t_cap.shape[0]}"
+        )
+    first_bad_row(x < 0, "frequency", "are negative", x)
+    first_bad_row(x != np.round(x), "frequency", "are not whole numbers", x)
+    first_bad_row(t_x < 0, "recency", "are negative", t_x)
+    first_bad_row(t_x > t_cap * (1 + 1e-12), "recency", "are larger than T", t_x)
+    first_bad_row((x == 0) & (t_x != 0), "recency", "are non-zero where frequency is 0", t_x)
+    return x, t_x, t_cap
+
+
+@dataclass
+class FitResult:
+    """What a maximum-likelihood fit produced, ready to be stored as JSON (``to_dict``)."""
+
+    model: str
+    params: Any  # BetaGeoParams or GammaGammaParams
+    log_likelihood: float
+    n: int
+    iterations: int
+    converged: bool
+    seconds: float
+    standard_errors: dict[str, float] = field(default_factory=dict)
+    message: str = ""
+    diagnostics: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "params": self.params.to_dict(),
+            "log_likelihood": self.log_likelihood,
+            "n": self.n,
+            "iterations": self.iterations,
+            "converged": self.converged,
+            "seconds": self.seconds,
+            "standard_errors": dict(self.standard_errors),
+            "message": self.message,
+            "diagnostics": dict(self.diagnostics),
+        }
+
+
+@dataclass
+class LogParamOptimum:
+    theta: np.ndarray
+    total_log_likelihood: float
+    iterations: int
+    converged: bool
+    message: str
+    standard_errors: np.ndarray
+    seconds: float
+
+
+def maximise_log_likelihood(
+    neg_ll_and_grad: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    theta0: np.ndarray,
+    total_weight: float,
+    max_iterations: int = 2000,
+) -> LogParamOptimum:
+    """Minimise a per-observation negative log-likelihood given on the natural scale.
+
+    ``neg_ll_and_grad(theta)`` returns the mean negative log-likelihood and its gradient with
+    respect to ``theta``; the chain rule d/dlog(theta) = theta * d/dtheta moves it to log space.
+    The mean (not the sum) keeps the objective O(1) so L-BFGS-B's tolerances mean the same at
+    any sample size; ``total_weight`` scales it back for the log-likelihood and the Hessian.
+    """
+    started = time.perf_counter()
+
+    def objective(phi: np.ndarray) -> tuple[float, np.ndarray]:
+        theta = np.exp(phi)
+        value, grad = neg_ll_and_grad(theta)
+        return value, grad * theta
+
+    phi0 = np.log(np.asarray(theta0, dtype=np.float64))
+    bounds = [(-LOG_PARAM_BOUND, LOG_PARAM_BOUND)] * phi0.size
+    result = minimize(
+        objective, phi0, jac=True, method="L-BFGS-B", bounds=bounds,
+        options={"maxiter": max_iterations, "ftol": 1e-14, "gtol": 1e-9},
+    )
+    theta = np.exp(result.x)
+    standard_errors = _delta_method_standard_errors(objective, result.x, total_weight)
+    return LogParamOptimum(
+        theta=theta,
+        total_log_likelihood=-float(result.fun) * total_weight,
+        iterations=int(result.nit),
+        converged=bool(result.success),
+        message=str(result.message),
+        standard_errors=standard_errors,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _delta_method_standard_errors(
+    objective: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    phi: np.ndarray,
+    total_weight: float,
+) -> np.ndarray:
+    """Standard errors of theta = exp(phi) from the observed information in log space."""
+    k = phi.size
+    hessian = np.empty((k, k))
+    step = 1e-5
+    for j in range(k):
+        up, down = phi.copy(), phi.copy()
+        up[j] += step
+        down[j] -= step
+        hessian[:, j] = (objective(up)[1] - objective(down)[1]) / (2 * step)
+    hessian = 0.5 * (hessian + hessian.T) * total_weight
+    try:
+        covariance_phi = np.linalg.inv(hessian)
+    except np.linalg.LinAlgError:
+        return np.full(k, np.nan)
+    variance_phi = np.diag(covariance_phi)
+    if np.any(variance_phi <= 0):
+        return np.full(k, np.nan)
+    return np.exp(phi) * np.sqrt(variance_phi)
