@@ -1,0 +1,35 @@
+-- Click-stream events typed and classified; product events must name a known SKU.
+with src as (
+    select * from {{ source('raw_ecommerce', 'events') }}
+),
+typed as (
+    select
+        {{ clean_text('src.event_id') }} as event_id,
+        {{ clean_text('src.session_id') }} as session_id,
+        {{ clean_text('src.customer_id') }} as customer_id,
+        lower({{ clean_text('src.event_type') }}) as event_type,
+        {{ parse_utc_ts('src.event_ts') }} as event_ts,
+        {{ clean_text('src.product_id') }} as product_id,
+        {{ clean_text('src.order_id') }} as order_id,
+        {{ clean_text('src.product_id') }} is not null and p.product_id is null as _unknown_product,
+        {{ row_hash(['event_id', 'session_id', 'customer_id', 'event_type', 'event_ts',
+                     'product_id', 'order_id']) }} as _row_hash,
+        to_json(src) as _raw_record,
+        {{ lineage_columns() }}
+    from src
+    left join {{ ref('stg_erp__products') }} as p
+        on p.product_id = {{ clean_text('src.product_id') }}
+),
+checked as (
+    select * exclude (_unknown_product),
+        case
+            when event_id is null then 'MISSING_KEY'
+            when session_id is null then 'MISSING_KEY'
+            when event_ts is null then 'INVALID_DATE'
+            when event_type not in ('page_view', 'product_view', 'add_to_cart', 'checkout',
+                                    'purchase') or event_type is null then 'UNKNOWN_CODE'
+            when _unknown_product then 'UNKNOWN_PRODUCT'
+        end as _reject_reason
+    from typed
+),
+{{ classify_rows('checked', key='event_id') }}

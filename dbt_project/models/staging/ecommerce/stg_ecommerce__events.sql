@@ -1,0 +1,1 @@
+{{ staged_from('base_ecommerce__events') }}

@@ -1,0 +1,1 @@
+{{ rejected_from('base_ecommerce__reviews', 'review_id') }}

@@ -1,0 +1,1 @@
+{{ rejected_from('base_erp__members', 'member_id') }}

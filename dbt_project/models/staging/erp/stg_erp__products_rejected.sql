@@ -1,0 +1,1 @@
+{{ rejected_from('base_erp__products', 'product_id') }}

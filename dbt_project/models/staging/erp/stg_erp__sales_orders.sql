@@ -1,0 +1,1 @@
+{{ staged_from('base_erp__sales_orders') }}

@@ -1,0 +1,1 @@
+{{ rejected_from('base_service_desk__tickets', 'ticket_id') }}
