@@ -1,0 +1,240 @@
+"""Churn: time-based validation of every candidate, champion/challenger, and scoring.
+
+The label (non-contractual retail, see :mod:`ml.features`): among customers with an order in
+the 12 months before the as-of date, churned = no order in the 90 days from it (both windows
+configurable through ``CRMW_ML_ACTIVE_LOOKBACK_DAYS`` and ``CRMW_ML_CHURN_HORIZON_DAYS``).
+
+Three as-of dates, one horizon ``h`` apart, so no label window overlaps the data a model is
+scored on:
+
+    train_as_of = S - 2h   features before it, labels in [S - 2h, S - h)
+    valid_as_of = S - h    features before it, labels in [S - h, S)     (fully observed)
+    scoring_as_of = S      the day after the last order (or ``CRMW_ML_AS_OF``)
+
+Every candidate is trained at ``train_as_of`` and judged at ``valid_as_of``; the oracle
+(simulator truth) is judged there too, as the ceiling. The candidate with the best PR AUC is
+the champion (the next one the challenger); it is refitted at ``valid_as_of`` (the latest
+fully labelled data) and scores everyone eligible at ``S``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from ml import model_store
+from ml.churn_candidates import (
+    BgNbdChurn,
+    Candidate,
+    bgnbd_available,
+    reasons,
+    supervised_candidates,
+)
+from ml.churn_metrics import churn_metrics
+from ml.features import (
+    ChurnWindows,
+    build_features,
+    churn_labels,
+    default_scoring_date,
+    rfm_inputs_sql,
+)
+from ml.oracle import oracle_probabilities, truth_available
+
+# Risk bands on the calibrated probability of no purchase in the horizon.
+RISK_BANDS = ((0.7, "high"), (0.4, "medium"), (0.0, "low"))
+CHURN_SCORES_TABLE = "ml.churn_scores"
+
+
+@dataclass
+class ChurnResult:
+    scores: pd.DataFrame
+    runs: list[model_store.ModelRun]
+    comparison: pd.DataFrame  # one row per candidate: role and validation metrics
+    champion: str
+    challenger: str | None
+    model_version: str
+    train_as_of: dt.date
+    valid_as_of: dt.date
+    scoring_as_of: dt.date
+    artifact_path: Path
+
+    def metrics_markdown(self) -> str:
+        return model_store.metrics_markdown(self.runs)
+
+
+def risk_band(probability: np.ndarray) -> np.ndarray:
+    out = np.full(len(probability), RISK_BANDS[-1][1], dtype=object)
+    for threshold, name in reversed(RISK_BANDS):
+        out[np.asarray(probability) >= threshold] = name
+    return out
+
+
+def labelled_frame(con: duckdb.DuckDBPyConnection, as_of: dt.date,
+                   windows: ChurnWindows) -> pd.DataFrame:
+    """Features at ``as_of`` with BG/NBD inputs and the churn label, eligible customers only."""
+    features = with_bgnbd_inputs(con, build_features(con, as_of, windows), as_of)
+    labels = churn_labels(con, as_of, windows)
+    frame = features.merge(labels, on="customer_key", how="inner", validate="one_to_one")
+    if len(frame) != len(features):
+        raise RuntimeError(f"features and labels at {as_of} disagree on the eligible customers "
+                           f"({len(features)} vs {len(frame)} matched)")
+    if frame.empty:
+        raise ValueError(f"no customer had an order in the {windows.active_lookback_days} days "
+                         f"before {as_of}: the data is too short to train churn at that date")
+    return frame
+
+
+def with_bgnbd_inputs(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame,
+                      as_of: dt.date) -> pd.DataFrame:
+    rfm = con.execute(rfm_inputs_sql(as_of)).df()[["customer_key", "frequency", "recency", "T"]]
+    rfm.columns = ["customer_key", "bg_frequency", "bg_recency", "bg_T"]
+    return frame.merge(rfm, on="customer_key", how="left", validate="one_to_one")
+
+
+def train_and_score(con: duckdb.DuckDBPyConnection, *, scoring_as_of: dt.date | None = None,
+                    windows: ChurnWindows | None = None, truth_dir: Path | None = None,
+                    artifacts_root: Path | None = None,
+                    run_id: str | None = None) -> ChurnResult:
+    """Validate every candidate, pick the champion, score, store the artifact; return all.
+
+    Writes nothing to the warehouse (see :func:`write_outputs`), so it can run on a
+    read-only connection.
+    """
+    windows = windows or ChurnWindows.from_env()
+    h = dt.timedelta(days=windows.horizon_days)
+    scoring = scoring_as_of or default_scoring_date(con)
+    valid_as_of, train_as_of = scoring - h, scoring - 2 * h
+    run_id = run_id or f"churn-{uuid.uuid4().hex[:12]}"
+    trained_at = model_store.utc_now()
+
+    train = labelled_frame(con, train_as_of, windows)
+    valid = labelled_frame(con, valid_as_of, windows)
+    if train.churned.nunique() < 2:
+        raise ValueError(f"churn training at {train_as_of} has only one class "
+                         f"({int(train.churned.iloc[0])}); need churners and non-churners")
+
+    fitted: dict[str, Candidate] = {}
+    metrics: dict[str, dict[str, float]] = {}
+    notes: dict[str, str] = {}
+    for candidate in supervised_candidates():
+        candidate.fit(train, train.churned.to_numpy())
+        fitted[candidate.name] = candidate
+        metrics[candidate.name] = churn_metrics(valid.churned, candidate.predict(valid))
+
+    ok, why = bgnbd_available()
+    if ok:
+        bg = BgNbdChurn(windows.horizon_days)
+        rfm_valid = con.execute(rfm_inputs_sql(valid_as_of)).df()
+        rfm_valid = rfm_valid.rename(columns={"frequency": "bg_frequency",
+                                              "recency": "bg_recency", "T": "bg_T"})
+        bg.fit(rfm_valid)  # unsupervised: purchase history before valid_as_of only
+        fitted[bg.name] = bg
+        metrics[bg.name] = churn_metrics(valid.churned, bg.predict(valid))
+    else:
+        notes["bgnbd"] = f"not run: {why}"
+
+    ranked = sorted(metrics, key=lambda name: metrics[name]["pr_auc"], reverse=True)
+    champion, challenger = ranked[0], (ranked[1] if len(ranked) > 1 else None)
+
+    if truth_dir is not None and truth_available(truth_dir)[0]:
+        truth = oracle_probabilities(con, truth_dir, valid_as_of, windows.horizon_days,
+                                     valid.customer_key)
+        known = truth.notna().to_numpy()
+        if known.any():
+            metrics["oracle"] = churn_metrics(valid.churned[known], truth.to_numpy()[known])
+            notes["oracle"] = (f"simulator truth; {int(known.sum())} of {len(known)} validation "
+                               "customers mapped to a person")
+    else:
+        reason = truth_available(truth_dir)[1] if truth_dir is not None else "no truth dir"
+        notes["oracle"] = f"not run: {reason}"
+
+    # Refit the champion on the latest fully labelled data and score at the scoring date.
+    final = _refit(fitted[champion], con, valid, valid_as_of, windows)
+    scoring_frame = with_bgnbd_inputs(con, build_features(con, scoring, windows), scoring)
+    probability = final.predict(scoring_frame) if len(scoring_frame) else np.array([])
+    why_codes = reasons(final, scoring_frame) if len(scoring_frame) else []
+    parameters = {
+        "champion": champion, "challenger": challenger,
+        "horizon_days": windows.horizon_days,
+        "active_lookback_days": windows.active_lookback_days,
+        "candidates": {name: c.parameters for name, c in fitted.items()},
+        "selection": "highest validation PR AUC",
+    }
+    version = model_store.new_version("churn", parameters, trained_at)
+    artifact = model_store.save_artifact("churn", version, final, {
+        "run_id": run_id, "champion": champion, "parameters": parameters,
+        "train_as_of": train_as_of, "valid_as_of": valid_as_of, "scoring_as_of": scoring,
+        "validation_metrics": metrics[champion], "columns": list(final.columns),
+        "refitted_on": f"features at {valid_as_of}, labels in the following "
+                       f"{windows.horizon_days} days",
+    }, root=artifacts_root)
+
+    scores = pd.DataFrame({
+        "customer_key": scoring_frame.customer_key.astype(str),
+        "churn_probability": probability.astype(float),
+        "risk_band": risk_band(probability),
+        "reason_1": [r[0] if len(r) > 0 else None for r in why_codes],
+        "reason_2": [r[1] if len(r) > 1 else None for r in why_codes],
+        "reason_3": [r[2] if len(r) > 2 else None for r in why_codes],
+        "model_name": champion,
+        "model_version": version,
+        "as_of_date": scoring,
+        "scored_at": trained_at,
+    })
+
+    runs = []
+    for name in [*ranked, *(["oracle"] if "oracle" in metrics else []),
+                 *[n for n in notes if n not in metrics]]:
+        role = ("champion" if name == champion else "challenger" if name == challenger
+                else "ceiling" if name == "oracle"
+                else "baseline" if name == "recency_only" else "candidate")
+        if name not in metrics:
+            role = "not_run"
+        candidate = fitted.get(name)
+        runs.append(model_store.ModelRun(
+            run_id=run_id, model_name="churn", candidate=name, role=role,
+            model_version=version, trained_at=trained_at,
+            parameters=candidate.parameters if candidate else {},
+            metrics=metrics.get(name, {}),
+            training_window_start=train_as_of - dt.timedelta(days=windows.active_lookback_days),
+            training_window_end=train_as_of + h,
+            validation_as_of=valid_as_of, scoring_as_of=scoring,
+            n_train=len(train) if name != "oracle" else None, n_validation=len(valid),
+            artifact_path=str(artifact) if name == champion else None,
+            notes=notes.get(name),
+        ))
+    comparison = pd.DataFrame(
+        [{"candidate": r.candidate, "role": r.role, **{k: r.metrics.get(k) for k in (
+            "roc_auc", "pr_auc", "brier_score", "top_decile_lift")}} for r in runs])
+    return ChurnResult(scores, runs, comparison, champion, challenger, version,
+                       train_as_of, valid_as_of, scoring, artifact)
+
+
+def _refit(candidate: Candidate, con: duckdb.DuckDBPyConnection, valid: pd.DataFrame,
+           valid_as_of: dt.date, windows: ChurnWindows) -> Candidate:
+    fresh = type(candidate).__new__(type(candidate))
+    fresh.__dict__.update({k: v for k, v in candidate.__dict__.items()
+                           if k not in ("estimator", "reference")})
+    fresh.parameters = dict(candidate.parameters)
+    fresh.estimator = fresh.reference = None
+    if isinstance(candidate, BgNbdChurn):
+        # BG/NBD needs no label: re-estimate it on all purchase history before the scoring date.
+        rfm = con.execute(rfm_inputs_sql(valid_as_of + dt.timedelta(days=windows.horizon_days)))
+        frame = rfm.df().rename(columns={"frequency": "bg_frequency", "recency": "bg_recency",
+                                         "T": "bg_T"})
+        return fresh.fit(frame)
+    return fresh.fit(valid, valid.churned.to_numpy())
+
+
+def write_outputs(con: duckdb.DuckDBPyConnection, result: ChurnResult) -> int:
+    """Replace ``ml.churn_scores`` and record every candidate in ``ml.model_runs``."""
+    model_store.ensure_schema(con)
+    rows = model_store.replace_table(con, CHURN_SCORES_TABLE, result.scores)
+    model_store.record_runs(con, result.runs)
+    return rows

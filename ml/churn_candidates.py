@@ -1,0 +1,223 @@
+"""The churn candidates: each turns a per-customer frame into a probability of no purchase in
+the horizon, so they can be validated and explained the same way.
+
+* ``recency_only``: a one-feature logistic regression on log(1 + days since last purchase),
+  the baseline every model must beat.
+* ``bgnbd``: the BG/NBD model of ``ml.clv`` (unsupervised, fitted on purchase history only):
+  P(no purchase in t) = (1 - P(alive)) + P(alive) * ((alpha + T) / (alpha + T + t))^(r + x),
+  because while alive the next purchase comes before any dropout and, given alive, the
+  purchase rate is Gamma(r + x, alpha + T) distributed.
+* ``logistic_regression``: standardized features, sigmoid-calibrated.
+* ``gradient_boosting``: scikit-learn histogram gradient boosting, isotonic-calibrated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+from ml.features import FEATURE_COLUMNS
+
+BGNBD_COLUMNS = ("bg_frequency", "bg_recency", "bg_T")
+DAYS_PER_PERIOD = 7.0
+REASON_CHUNK_ROWS = 20_000  # BG/NBD is fitted in weeks: better conditioned than days
+
+
+@dataclass
+class Candidate:
+    """A named churn model with the columns it reads."""
+
+    name: str
+    columns: tuple[str, ...]
+    parameters: dict = field(default_factory=dict)
+    estimator: object | None = None
+    reference: pd.Series | None = None  # typical (median) values, for reason codes
+    used_columns: tuple[str, ...] = ()  # columns with at least one value in training
+
+    def fit(self, frame: pd.DataFrame, churned: np.ndarray) -> Candidate:
+        # A source that delivers nothing (e.g. no reviews yet) leaves an all-empty column;
+        # it carries no information and some estimators refuse it, so it is left out.
+        self.used_columns = tuple(c for c in self.columns if frame[c].notna().any())
+        if not self.used_columns:
+            raise ValueError(f"candidate {self.name}: every one of {self.columns} is empty")
+        x = frame[list(self.used_columns)].astype(float)
+        self.reference = x.median()
+        self.estimator = self._build().fit(x.to_numpy(), np.asarray(churned, int))
+        return self
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        if self.estimator is None:
+            raise RuntimeError(f"candidate {self.name} is not fitted")
+        x = frame[list(self.used_columns)].astype(float).to_numpy()
+        return self.estimator.predict_proba(x)[:, 1]
+
+    def _build(self):
+        raise NotImplementedError
+
+
+class RecencyOnly(Candidate):
+    def __init__(self) -> None:
+        super().__init__("recency_only", ("recency_days",), {"features": ["recency_days"],
+                                                              "transform": "log1p"})
+
+    def _build(self):
+        return make_pipeline(FunctionTransformer(np.log1p), LogisticRegression())
+
+
+class LogisticChurn(Candidate):
+    def __init__(self, c: float = 1.0) -> None:
+        super().__init__("logistic_regression", FEATURE_COLUMNS,
+                         {"C": c, "calibration": "sigmoid", "cv": 3, "imputer": "median"})
+
+    def _build(self):
+        base = make_pipeline(SimpleImputer(strategy="median", add_indicator=True,
+                                           keep_empty_features=True),
+                             FunctionTransformer(_signed_log1p), StandardScaler(),
+                             LogisticRegression(C=self.parameters["C"], max_iter=2000))
+        return CalibratedClassifierCV(base, method="sigmoid", cv=3)
+
+
+class GradientBoostingChurn(Candidate):
+    def __init__(self, learning_rate: float = 0.1, max_iter: int = 200,
+                 max_leaf_nodes: int = 15, seed: int = 0) -> None:
+        super().__init__("gradient_boosting", FEATURE_COLUMNS, {
+            "learning_rate": learning_rate, "max_iter": max_iter,
+            "max_leaf_nodes": max_leaf_nodes, "l2_regularization": 1.0,
+            "early_stopping": True, "random_state": seed,
+            "calibration": "isotonic", "cv": 3})
+
+    def _build(self):
+        p = self.parameters
+        base = HistGradientBoostingClassifier(
+            learning_rate=p["learning_rate"], max_iter=p["max_iter"],
+            max_leaf_nodes=p["max_leaf_nodes"], l2_regularization=p["l2_regularization"],
+            early_stopping=p["early_stopping"], random_state=p["random_state"])
+        return CalibratedClassifierCV(base, method="isotonic", cv=3)
+
+
+class BgNbdChurn(Candidate):
+    """BG/NBD probability of no purchase in the horizon; the label is not used to fit it."""
+
+    def __init__(self, horizon_days: int) -> None:
+        super().__init__("bgnbd", BGNBD_COLUMNS,
+                         {"horizon_days": horizon_days, "time_unit_days": DAYS_PER_PERIOD})
+
+    def fit(self, frame: pd.DataFrame, churned: np.ndarray | None = None) -> BgNbdChurn:
+        clv = clv_module()
+        x, r, t = self._inputs(frame)
+        fitted = clv.fit_bgnbd(x, r, t)
+        self.used_columns = self.columns
+        self.estimator = getattr(fitted, "params", fitted)  # FitResult or bare parameters
+        self.parameters.update({k: float(v) for k, v in _params_dict(self.estimator).items()})
+        self.reference = frame[list(self.columns)].astype(float).median()
+        return self
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        if self.estimator is None:
+            raise RuntimeError("candidate bgnbd is not fitted")
+        clv = clv_module()
+        x, r, t = self._inputs(frame)
+        h = self.parameters["horizon_days"] / DAYS_PER_PERIOD
+        if hasattr(clv, "bgnbd_probability_no_purchases"):
+            quiet = clv.bgnbd_probability_no_purchases(self.estimator, h, x, r, t)
+        else:
+            alive = np.asarray(clv.bgnbd_probability_alive(self.estimator, x, r, t), float)
+            params = _params_dict(self.estimator)
+            quiet_if_alive = ((params["alpha"] + t) / (params["alpha"] + t + h)) ** (
+                params["r"] + x)
+            quiet = (1 - alive) + alive * quiet_if_alive
+        return np.clip(np.asarray(quiet, float), 0.0, 1.0)
+
+    @staticmethod
+    def _inputs(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return (frame["bg_frequency"].to_numpy(float),
+                frame["bg_recency"].to_numpy(float) / DAYS_PER_PERIOD,
+                frame["bg_T"].to_numpy(float) / DAYS_PER_PERIOD)
+
+
+def _params_dict(params) -> dict[str, float]:
+    if hasattr(params, "as_dict"):
+        return dict(params.as_dict())
+    if hasattr(params, "_asdict"):
+        return dict(params._asdict())
+    if hasattr(params, "__dataclass_fields__"):
+        return {k: getattr(params, k) for k in params.__dataclass_fields__}
+    return dict(params)
+
+
+def _signed_log1p(x: np.ndarray) -> np.ndarray:
+    """Tame heavy tails (spend, counts) so the linear model is not driven by a few whales."""
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
+def supervised_candidates() -> list[Candidate]:
+    return [RecencyOnly(), LogisticChurn(), GradientBoostingChurn()]
+
+
+def clv_module():
+    """The CLV engineer's BG/NBD code: ``ml.clv`` when it exists, else ``ml.bgnbd``."""
+    import importlib
+
+    for name in ("ml.clv", "ml.bgnbd"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(module, "fit_bgnbd") and hasattr(module, "bgnbd_probability_alive"):
+            return module
+    raise ImportError("neither ml.clv nor ml.bgnbd provides fit_bgnbd and "
+                      "bgnbd_probability_alive")
+
+
+def bgnbd_available() -> tuple[bool, str]:
+    try:
+        clv_module()
+    except ImportError as exc:
+        return False, str(exc)
+    return True, ""
+
+
+def reasons(candidate: Candidate, frame: pd.DataFrame, top: int = 3) -> list[list[str]]:
+    """Top reasons per customer by occlusion: how much the churn probability falls when one
+    feature is set to its typical (median) value. Works for every candidate alike, and reads
+    as "this is unusual about you, and it raises your risk"."""
+    from ml.features import FEATURE_LABELS
+
+    columns = list(candidate.used_columns)
+    drops = np.zeros((len(frame), len(columns)))
+    # One stacked prediction per chunk (the original rows, then one copy per feature set to its
+    # typical value): tree ensembles pay a per-call cost, and chunks keep memory bounded.
+    for start in range(0, len(frame), REASON_CHUNK_ROWS):
+        chunk = frame.iloc[start:start + REASON_CHUNK_ROWS][columns].reset_index(drop=True)
+        copies = [chunk]
+        for column in columns:
+            changed = chunk.copy()
+            typical = candidate.reference[column]
+            changed[column] = chunk[column] if pd.isna(typical) else typical
+            copies.append(changed)
+        stacked = candidate.predict(pd.concat(copies, ignore_index=True))
+        stacked = stacked.reshape(len(columns) + 1, len(chunk))
+        drops[start:start + len(chunk)] = (stacked[0] - stacked[1:]).T
+    order = np.argsort(-drops, axis=1)[:, :top]
+    out: list[list[str]] = []
+    values = frame[columns].to_numpy(float)
+    for i in range(len(frame)):
+        texts = []
+        for j in order[i]:
+            if drops[i, j] <= 1e-6:
+                break
+            column = columns[j]
+            label = FEATURE_LABELS.get(column, column.replace("_", " "))
+            value = values[i, j]
+            shown = "missing" if np.isnan(value) else f"{value:.3g}"
+            texts.append(f"{label}: {shown} (typical {candidate.reference[column]:.3g})")
+        out.append(texts)
+    return out
