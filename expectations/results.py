@@ -135,7 +135,8 @@ def write_suite_run(con: duckdb.DuckDBPyConnection, run: SuiteRun, asset_key: st
 _REJECTED = re.compile(
     r"^stg_(?P<source>[a-z0-9]+(?:_[a-z0-9]+)*)__(?P<entity>[a-z0-9_]+)_rejected$")
 _LINEAGE = ("_source_system", "_source_object", "_source_row_number", "_batch_id")
-_REASON_COLUMNS = ("reason", "reject_reason", "rejection_reason", "reason_code", "reasons")
+_REASON_COLUMNS = ("_reject_reason", "reason", "reject_reason", "rejection_reason", "reason_code",
+                   "reasons")
 
 
 def rejected_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -191,3 +192,8 @@ def latest_scorecard(con: duckdb.DuckDBPyConnection) -> list[tuple]:
         "consistency, overall_score, overall_change, trend from quality.scorecard "
         "qualify row_number() over (partition by source_system, table_name "
         "order by checked_at desc, run_id desc) = 1 order by 1, 2").fetchall()
+
+
+def rejected_tables_pattern() -> re.Pattern:
+    """The name pattern of staging tables holding quarantined rows."""
+    return _REJECTED
