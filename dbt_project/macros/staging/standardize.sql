@@ -17,11 +17,11 @@
 
 {#- Phone to E.164 (+<country><number>). Extensions (x12, ext. 12) are dropped, separators
     removed. Numbers without a country prefix get the prefix of `country_expr` (ISO alpha-2;
-    default var default_phone_country): 10-digit North American numbers -> +1, 11-digit
+    default: the company's home country, see home_country()): 10-digit North American numbers -> +1, 11-digit
     Chinese mobiles 1[3-9]x -> +86. Anything else is NULL (unparseable), never guessed. -#}
 {% macro normalize_phone(expr, country_expr=none) -%}
     {%- set country -%}
-        upper(coalesce({{ country_expr if country_expr else 'null' }}, '{{ var("default_phone_country", "US") }}'))
+        upper(coalesce({{ country_expr if country_expr else 'null' }}, {{ home_country() }}))
     {%- endset -%}
     {%- set raw -%}regexp_replace(lower(trim({{ expr }})), '\s*(ext\.?|x|#)\s*\d+$', ''){%- endset -%}
     {%- set digits -%}regexp_replace({{ raw }}, '[^0-9]', '', 'g'){%- endset -%}
@@ -106,4 +106,11 @@
 {% macro lineage_columns(alias='src') -%}
     {{ alias }}._source_system, {{ alias }}._source_object, {{ alias }}._source_row_number,
     {{ alias }}._batch_id, {{ alias }}._extracted_at
+{%- endmacro %}
+
+{#- The company's home country: the country of most of its stores (seed-free, so the same
+    project serves the US and the Chinese demo). Numbers typed without a country prefix and
+    records without an address are taken to be in it. -#}
+{% macro home_country() -%}
+    (select coalesce(mode(country_code), 'US') from {{ ref('stg_erp__stores') }})
 {%- endmacro %}

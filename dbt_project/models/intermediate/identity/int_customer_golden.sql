@@ -1,0 +1,67 @@
+-- The golden record: one row per customer_key, each attribute taken from the record that is
+-- most trustworthy for it (survivorship). Ties go to the most recently updated record.
+--   name       web account > ERP member > service desk: customers type their own name on
+--              the web; at the till a cashier types it, at the desk an agent does.
+--   e-mail     web account > ERP > service desk: the web login address is used, so it works.
+--   phone      ERP member > web account > service desk: the loyalty programme verifies it
+--              (SMS codes) at sign-up.
+--   birth date ERP member > web account: shown on the member card application.
+--   address    the most recently updated record that has one: people move, the latest
+--              address any system learned is the best guess.
+--   consent    the most recent explicit statement in any system: consent can be withdrawn
+--              and given again, the latest word counts.
+--   gender     ERP member only (no other system records it).
+-- Full PII: this table stays in intermediate; marts expose masked values and hashes.
+with records as (
+    select
+        r.*,
+        m.customer_key,
+        case r.source_system when 'ecommerce' then 1 when 'erp' then 2 else 3 end as name_rank,
+        case r.source_system when 'ecommerce' then 1 when 'erp' then 2 else 3 end as email_rank,
+        case r.source_system when 'erp' then 1 when 'ecommerce' then 2 else 3 end as phone_rank,
+        case r.source_system when 'erp' then 1 when 'ecommerce' then 2 else 3 end as birth_rank
+    from {{ ref('int_customer_records') }} as r
+    join {{ ref('int_customer_identity_map') }} as m using (record_id)
+),
+members as (
+    select member_id::varchar as member_source_id, gender from {{ ref('stg_erp__members') }}
+)
+select
+    customer_key,
+    first(first_name order by name_rank, updated_at desc) filter (where first_name is not null)
+        as first_name,
+    first(last_name order by name_rank, updated_at desc) filter (where last_name is not null)
+        as last_name,
+    coalesce(
+        first(first_name || ' ' || last_name order by name_rank, updated_at desc)
+            filter (where first_name is not null and last_name is not null),
+        first(full_name order by name_rank, updated_at desc) filter (where full_name is not null)
+    ) as full_name,
+    first(email order by email_rank, updated_at desc) filter (where email is not null) as email,
+    first(phone_e164 order by phone_rank, updated_at desc) filter (where phone_e164 is not null)
+        as phone_e164,
+    first(birth_date order by birth_rank, updated_at desc) filter (where birth_date is not null)
+        as birth_date,
+    first(g.gender order by records.updated_at desc) filter (where g.gender is not null) as gender,
+    first(street order by updated_at desc) filter (where postal_code is not null) as street,
+    first(city order by updated_at desc) filter (where postal_code is not null) as city,
+    first(postal_code order by updated_at desc) filter (where postal_code is not null)
+        as postal_code,
+    coalesce(
+        first(country_code order by updated_at desc) filter (where country_code is not null),
+        {{ home_country() }}
+    ) as home_country,
+    coalesce(
+        first(marketing_consent order by updated_at desc)
+            filter (where marketing_consent is not null),
+        false
+    ) as marketing_opt_in,
+    min(created_at) as first_record_created_at,
+    max(updated_at) as last_record_updated_at,
+    list_sort(list(source_id) filter (where source_table = 'members')) as erp_member_ids,
+    list_sort(list(source_id) filter (where source_table = 'customers')) as ecommerce_customer_ids,
+    list_sort(list(source_id) filter (where source_table = 'contacts')) as service_contact_ids,
+    count(*) as source_record_count
+from records
+left join members as g on records.source_table = 'members' and g.member_source_id = records.source_id
+group by customer_key

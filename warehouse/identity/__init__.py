@@ -1,0 +1,1 @@
+"""Scoring identity resolution against the simulator's ground truth."""
