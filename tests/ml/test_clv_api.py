@@ -1,0 +1,233 @@
+"""The CLV API on small hand-checkable inputs: summaries from every input kind, validation
+errors, JSON round trips, analytic gradients, weights and the CLV formulas."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from scipy.optimize import approx_fprime
+
+from ml.bgnbd import _BgNbdObjective
+from ml.clv import (
+    DAYS_PER_MONTH,
+    BetaGeoParams,
+    GammaGammaParams,
+    bgnbd_expected_purchases,
+    bgnbd_probability_alive,
+    bgnbd_probability_no_purchases,
+    calibration_holdout_summary,
+    discounted_clv,
+    expected_lifetime_years,
+    fit_bgnbd,
+    fit_gamma_gamma,
+    rfm_summary,
+    rfm_summary_relation,
+    score_customers,
+    simple_rule_clv,
+)
+from ml.clv_simulation import sample_bgnbd_customers
+from ml.gamma_gamma import _GammaGammaObjective
+
+CDNOW_LIKE = BetaGeoParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
+SPEND = GammaGammaParams(p=6.25, q=3.74, v=15.44)
+
+# A: three purchase days in January (two orders on Jan 1), one in February (holdout);
+# B: one purchase in January; C: first purchase after the observation end (excluded).
+TRANSACTIONS = pd.DataFrame({
+    "customer_id": ["A", "A", "A", "A", "A", "B", "C"],
+    "date": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-01-08", "2024-01-15",
+                            "2024-02-10", "2024-01-20", "2024-02-05"]),
+    "amount": [10.0, 5.0, 20.0, 30.0, 7.0, 50.0, 9.0],
+})
+EXPECTED_DAYS = {  # customer: (frequency, recency, T, monetary_value), time in days
+    "A": (2, 14.0, 30.0, 25.0),
+    "B": (0, 0.0, 11.0, 0.0),
+}
+
+
+def as_tuples(summary: pd.DataFrame, scale: float = 1.0) -> dict:
+    return {row.customer_id: (int(row.frequency), row.recency * scale, row.T * scale,
+                              row.monetary_value) for row in summary.itertuples()}
+
+
+def test_summary_from_pandas_follows_the_conventions():
+    summary = rfm_summary(TRANSACTIONS, "2024-01-31")
+    print(f"\n{summary}")
+    assert as_tuples(summary) == EXPECTED_DAYS
+    weeks = as_tuples(rfm_summary(TRANSACTIONS, dt.date(2024, 1, 31), time_unit_days=7), 7)
+    assert weeks.keys() == EXPECTED_DAYS.keys()
+    for customer, values in EXPECTED_DAYS.items():
+        np.testing.assert_allclose(weeks[customer], values, rtol=1e-12)
+
+
+def test_summary_from_arrow_relation_and_sql_agree(tmp_path):
+    expected = rfm_summary(TRANSACTIONS, "2024-01-31")
+    from_arrow = rfm_summary(pa.Table.from_pandas(TRANSACTIONS), "2024-01-31")
+    pd.testing.assert_frame_equal(from_arrow, expected)
+
+    con = duckdb.connect(str(tmp_path / "tx.duckdb"))
+    # a warehouse-like table: other column names, timestamps, DECIMAL money
+    con.execute("CREATE TABLE orders (customer_key VARCHAR, ordered_at TIMESTAMP, "
+                "net_revenue DECIMAL(18, 2))")
+    con.executemany("INSERT INTO orders VALUES (?, ?, ?)",
+                    [(c, d.to_pydatetime() + dt.timedelta(hours=15), a)
+                     for c, d, a in TRANSACTIONS.itertuples(index=False)])
+    names = {"customer_col": "customer_key", "date_col": "ordered_at",
+             "amount_col": "net_revenue", "connection": con}
+    for source in ("orders", "SELECT * FROM orders", con.table("orders")):
+        got = rfm_summary(source, "2024-01-31", **names)
+        assert as_tuples(got) == EXPECTED_DAYS, f"source {source!r}"
+    # the relation stays in DuckDB: it can be materialised without going through pandas
+    relation = rfm_summary_relation("orders", "2024-01-31", **names)
+    relation.create("clv_summary")
+    assert con.execute("SELECT count(*), sum(frequency) FROM clv_summary").fetchone() == (2, 2)
+    con.close()
+
+
+def test_calibration_holdout_columns():
+    summary = calibration_holdout_summary(TRANSACTIONS, "2024-01-31", "2024-02-29",
+                                          time_unit_days=7)
+    row_a = summary.set_index("customer_id").loc["A"]
+    assert row_a["frequency_holdout"] == 1
+    assert row_a["monetary_value_holdout"] == 7.0
+    assert row_a["duration_holdout"] == pytest.approx(29 / 7)
+    assert summary.set_index("customer_id").loc["B", "frequency_holdout"] == 0
+    assert "C" not in set(summary["customer_id"])  # acquired during the holdout
+    with pytest.raises(ValueError, match="holdout_end"):
+        calibration_holdout_summary(TRANSACTIONS, "2024-01-31", "2024-01-01")
+
+
+def test_summary_refuses_bad_input():
+    with_null = TRANSACTIONS.copy()
+    with_null.loc[1, "customer_id"] = None
+    with_null.loc[2, "amount"] = None
+    with pytest.raises(ValueError, match=r"customer_id \(1 rows\), amount \(1 rows\)"):
+        rfm_summary(with_null, "2024-01-31")
+    with pytest.raises(ValueError, match="no date column 'when'"):
+        rfm_summary(TRANSACTIONS, "2024-01-31", date_col="when")
+    with pytest.raises(ValueError, match="observation_end"):
+        rfm_summary(TRANSACTIONS, "not a date")
+    with pytest.raises(ValueError, match="need a DuckDB connection"):
+        rfm_summary("SELECT 1", "2024-01-31")
+    with pytest.raises(TypeError, match="list"):
+        rfm_summary([1, 2, 3], "2024-01-31")
+
+
+def test_params_and_fit_results_round_trip_through_json():
+    fit = fit_bgnbd([0, 1, 2, 0, 5], [0, 3.0, 8.0, 0, 9.5], [10.0, 10.0, 12.0, 4.0, 10.0])
+    stored = json.loads(json.dumps(fit.to_dict()))
+    assert BetaGeoParams.from_dict(stored["params"]) == fit.params
+    assert stored["n"] == 5 and stored["model"] == "bgnbd"
+    assert GammaGammaParams.from_dict(json.loads(json.dumps(SPEND.to_dict()))) == SPEND
+    with pytest.raises(ValueError, match="missing field"):
+        BetaGeoParams.from_dict({"r": 1.0, "alpha": 2.0, "a": 1.0})
+    with pytest.raises(ValueError, match="must be > 0"):
+        GammaGammaParams.from_dict({"p": 1.0, "q": -2.0, "v": 3.0})
+
+
+def test_fit_input_errors_name_the_field_and_row():
+    with pytest.raises(ValueError, match=r"recency: 1 row\(s\) are larger than T; first at row 1"):
+        fit_bgnbd([0, 2], [0, 11.0], [10.0, 10.0])
+    with pytest.raises(ValueError, match="frequency: 1 row.*negative.*row 0"):
+        fit_bgnbd([-1, 2], [0, 1.0], [10.0, 10.0])
+    with pytest.raises(ValueError, match="recency.*non-zero where frequency is 0"):
+        fit_bgnbd([0, 2], [3.0, 1.0], [10.0, 10.0])
+    with pytest.raises(ValueError, match="T: 1 missing"):
+        fit_bgnbd([0, 2], [0, 1.0], [np.nan, 10.0])
+    with pytest.raises(ValueError, match="monetary_value.*<= 0 for a repeat buyer.*row 2"):
+        fit_gamma_gamma([1, 2, 3, 0], [5.0, 6.0, 0.0, np.nan])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_analytic_gradients_match_finite_differences(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 8, size=300).astype(float)
+    t_cap = rng.uniform(1, 50, size=300)
+    t_x = np.where(x > 0, rng.uniform(0, 1, size=300) * t_cap, 0.0)
+    objective = _BgNbdObjective(x, t_x, t_cap, rng.uniform(0.5, 2, size=300))
+    theta = rng.uniform(0.3, 3, size=4)
+    numeric = approx_fprime(theta, lambda th: objective(th)[0], 1e-7)
+    np.testing.assert_allclose(objective(theta)[1], numeric, rtol=1e-4, atol=1e-7)
+
+    repeat = x > 0
+    spend = _GammaGammaObjective(x[repeat], rng.gamma(3, 10, size=int(repeat.sum())))
+    theta = rng.uniform(1, 5, size=3)
+    numeric = approx_fprime(theta, lambda th: spend(th)[0], 1e-7)
+    np.testing.assert_allclose(spend(theta)[1], numeric, rtol=1e-4, atol=1e-7)
+
+
+def test_weights_equal_repeated_rows_and_compression_changes_nothing():
+    rng = np.random.default_rng(7)
+    sample = sample_bgnbd_customers(CDNOW_LIKE, rng.integers(10, 40, size=400).astype(float),
+                                    resolution=1.0, seed=rng)
+    x, t_x, t_cap = (sample[c].to_numpy() for c in ("frequency", "recency", "T"))
+    counts = rng.integers(1, 4, size=x.size)
+    weighted = fit_bgnbd(x, t_x, t_cap, weights=counts, compress=False)
+    expanded = fit_bgnbd(np.repeat(x, counts), np.repeat(t_x, counts), np.repeat(t_cap, counts))
+    for k, v in expanded.params.to_dict().items():
+        assert weighted.params.to_dict()[k] == pytest.approx(v, rel=1e-4)
+    assert weighted.log_likelihood == pytest.approx(expanded.log_likelihood, rel=1e-9)
+    assert expanded.diagnostics["distinct_rows"] < counts.sum()
+
+
+def test_prediction_properties():
+    x, t_x, t_cap = np.array([0, 3, 3, 10]), np.array([0, 20.0, 35.0, 35.0]), np.full(4, 36.0)
+    alive = bgnbd_probability_alive(CDNOW_LIKE, x, t_x, t_cap)
+    assert alive[0] == 1.0 and alive[1] < alive[2]  # a recent last purchase means alive
+    short = bgnbd_expected_purchases(CDNOW_LIKE, 10, x, t_x, t_cap)
+    long = bgnbd_expected_purchases(CDNOW_LIKE, 52, x, t_x, t_cap)
+    assert np.all(long > short) and np.all(short > 0)
+    assert bgnbd_expected_purchases(CDNOW_LIKE, 0, x, t_x, t_cap) == pytest.approx(0, abs=1e-12)
+    silent = bgnbd_probability_no_purchases(CDNOW_LIKE, 52, x, t_x, t_cap)
+    assert np.all((silent > 1 - alive - 1e-12) & (silent < 1))
+    with pytest.raises(ValueError, match="horizon"):
+        bgnbd_expected_purchases(CDNOW_LIKE, -1, x, t_x, t_cap)
+
+
+def test_discounted_clv_formula():
+    x, t_x, t_cap = np.array([1, 4]), np.array([10.0, 30.0]), np.array([36.0, 36.0])
+    spend = np.array([30.0, 50.0])
+    undiscounted = discounted_clv(CDNOW_LIKE, x, t_x, t_cap, spend, margin_rate=0.4,
+                                  monthly_discount_rate=0.0)
+    year = bgnbd_expected_purchases(CDNOW_LIKE, 12 * DAYS_PER_MONTH / 7, x, t_x, t_cap)
+    np.testing.assert_allclose(undiscounted, year * spend * 0.4, rtol=1e-10)
+    discounted = discounted_clv(CDNOW_LIKE, x, t_x, t_cap, spend, margin_rate=0.4)
+    assert np.all(discounted < undiscounted) and np.all(discounted > undiscounted / 1.01 ** 12)
+    per_customer = discounted_clv(CDNOW_LIKE, x, t_x, t_cap, spend, margin_rate=[0.2, 0.4])
+    assert per_customer[0] == pytest.approx(discounted[0] / 2)
+    in_days = BetaGeoParams(CDNOW_LIKE.r, CDNOW_LIKE.alpha * 7, CDNOW_LIKE.a, CDNOW_LIKE.b)
+    days = discounted_clv(in_days, x, t_x * 7, t_cap * 7, spend, margin_rate=0.4,
+                          time_unit_days=1)
+    np.testing.assert_allclose(days, discounted, rtol=1e-9)  # same model in days
+    with pytest.raises(ValueError, match="margin_rate"):
+        discounted_clv(CDNOW_LIKE, x, t_x, t_cap, spend, margin_rate=40)
+
+
+def test_simple_rule_baseline():
+    assert expected_lifetime_years(0.75) == pytest.approx(4.0)
+    assert simple_rule_clv(1200.0, 3.0, 0.25, acquisition_cost=100.0) == pytest.approx(800.0)
+    np.testing.assert_allclose(
+        simple_rule_clv([1000.0, 0.0], expected_lifetime_years([0.5, 0.9]), 0.3, [50.0, 50.0]),
+        [550.0, -50.0])
+    with pytest.raises(ValueError, match="retention"):
+        expected_lifetime_years(1.0)
+
+
+def test_score_customers_table():
+    summary = rfm_summary(TRANSACTIONS, "2024-01-31", time_unit_days=7)
+    scores = score_customers(summary, CDNOW_LIKE, SPEND, margin_rate=0.3)
+    assert list(scores["customer_id"]) == ["A", "B"]
+    for column in ("probability_alive", "probability_no_purchase"):
+        assert scores[column].between(0, 1).all()
+    assert (scores["clv"] > 0).all() and (scores["expected_spend"] > 0).all()
+    # B has no repeat purchase: her spend is the population mean p*v/(q-1)
+    assert scores.loc[1, "expected_spend"] == pytest.approx(SPEND.population_mean_spend)
+    with pytest.raises(ValueError, match="monetary_value"):
+        score_customers(summary.drop(columns="monetary_value"), CDNOW_LIKE, SPEND,
+                        margin_rate=0.3)
