@@ -50,6 +50,8 @@ def build_pools(locale: str, seed: int) -> dict[str, np.ndarray]:
 def draw_identities(n: int, locale: str, pools: dict, rng: np.random.Generator,
                     first_index: int) -> pd.DataFrame:
     """Attributes of ``n`` new persons whose running numbers start at ``first_index``."""
+    if n == 0:  # numpy string helpers do not take empty arrays: draw one and drop it
+        return draw_identities(1, locale, pools, rng, first_index).iloc[:0]
     female = rng.random(n) < 0.52
     first = np.where(female, rng.choice(pools["first_f"], n), rng.choice(pools["first_m"], n))
     last = rng.choice(pools["last"], n)
