@@ -58,7 +58,10 @@ def run(customers: int, seed: int, with_lifetimes: bool) -> dict:
     ours = fit_bgnbd(x, t_x, t_cap)
     fits["ours"] = {"seconds": time.perf_counter() - t0, "params": ours.params.to_dict(),
                     "iterations": ours.iterations, "converged": ours.converged,
-                    "distinct_rows": ours.diagnostics["distinct_rows"]}
+                    "distinct_rows": ours.diagnostics["distinct_rows"],
+                    "standard_errors": ours.standard_errors,
+                    "z_vs_truth": {k: (v - TRUTH.to_dict()[k]) / ours.standard_errors[k]
+                                   for k, v in ours.params.to_dict().items()}}
     t0 = time.perf_counter()
     plain = fit_bgnbd(x, t_x, t_cap, compress=False)
     fits["ours_uncompressed"] = {"seconds": time.perf_counter() - t0,
