@@ -38,6 +38,7 @@ class BatchResult:
     quarantined: list[QuarantinedLine] = field(default_factory=list)
     added_columns: list[str] = field(default_factory=list)
     cursor_value: str | None = None
+    table_rows: int = 0  # rows in the raw table after the batch
     duration_seconds: float = 0.0
 
     @property

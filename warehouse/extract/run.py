@@ -46,6 +46,8 @@ def extract(table: SourceTable | str, *, warehouse_path: str | Path | None = Non
                 erp.extract_erp_table(con, table, location, batch)
             else:
                 exports.extract_export_table(con, table, export_dir(table, cfg), batch)
+            batch.table_rows = con.execute(
+                f"SELECT count(*) FROM {table.qualified_raw_name}").fetchone()[0]
             batch.duration_seconds = time.perf_counter() - started
             bookkeeping.record_batch(
                 con, batch_id=batch.batch_id, system=table.system, table=table.name,
