@@ -211,9 +211,28 @@ def bgnbd_probability_alive(params: BetaGeoParams, frequency: Any, recency: Any,
     return expit(-_log_dropout_odds(params, x, t_x, t_cap))
 
 
+def _expected_if_alive(r: float, alpha: float, a: float, b: float, x, t_cap, t) -> np.ndarray:
+    """E[purchases in (T, T+t] | alive at T, x], the bracket of FHL 2005 eq. 10.
+
+    The published form (a+b+x-1)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x)
+    2F1(r+x, b+x; a+b+x-1; z)] multiplies a power that underflows by a 2F1 that overflows
+    once x is in the hundreds (daily data, heavy buyers: NaN). Euler's transformation
+    2F1(A, B; C; z) = (1-z)^(C-A-B) 2F1(C-A, C-B; C; z) turns the product into
+    (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z), whose parameters stay O(1) in x.
+    At a = 1 the expression is 0/0 with a finite limit: take the mean of a = 1 +- 1e-7.
+    """
+    if abs(a - 1.0) < 5e-8:
+        return 0.5 * (_expected_if_alive(r, alpha, 1.0 + 1e-7, b, x, t_cap, t)
+                      + _expected_if_alive(r, alpha, 1.0 - 1e-7, b, x, t_cap, t))
+    log_one_minus_z = np.log(alpha + t_cap) - np.log(alpha + t_cap + t)
+    z = t / (alpha + t_cap + t)
+    tail = np.exp((a - 1) * log_one_minus_z) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
+    return (a + b + x - 1) / (a - 1) * (1.0 - tail)
+
+
 def bgnbd_expected_purchases(params: BetaGeoParams, t: float | np.ndarray, frequency: Any,
                              recency: Any, T: Any) -> np.ndarray:
-    """E[purchases in (T, T+t] | x, t_x, T]  (FHL 2005, eq. 10).
+    """E[purchases in (T, T+t] | x, t_x, T]  (FHL 2005, eq. 10) = P(alive) x E[... | alive].
 
     ``t`` may be a scalar or an array broadcastable against the customers.
     """
@@ -222,24 +241,20 @@ def bgnbd_expected_purchases(params: BetaGeoParams, t: float | np.ndarray, frequ
     t = np.asarray(t, dtype=np.float64)
     if np.any(t < 0):
         raise ValueError("t: horizon must be >= 0")
-    if a == 1.0:
-        a = np.nextafter(1.0, 2.0)  # the closed form has a removable singularity at a = 1
-    z = t / (alpha + t_cap + t)
-    numerator = 1.0 - np.exp((r + x) * (np.log(alpha + t_cap) - np.log(alpha + t_cap + t))) \
-        * hyp2f1(r + x, b + x, a + b + x - 1, z)
     p_alive = expit(-_log_dropout_odds(params, x, t_x, t_cap))
-    return (a + b + x - 1) / (a - 1) * numerator * p_alive
+    return _expected_if_alive(r, alpha, a, b, x, t_cap, t) * p_alive
 
 
 def bgnbd_unconditional_expected(params: BetaGeoParams, t: float | np.ndarray) -> np.ndarray:
-    """E[X(t)]: expected repeat purchases in (0, t] of a customer just acquired (eq. 9)."""
+    """E[X(t)]: expected repeat purchases in (0, t] of a customer just acquired (eq. 9).
+
+    The same bracket as eq. 10 with x = 0, T = 0 (a new customer is alive for sure).
+    """
     r, alpha, a, b = params.as_array()
     t = np.asarray(t, dtype=np.float64)
-    if a == 1.0:
-        a = np.nextafter(1.0, 2.0)
-    tail = np.exp(r * (np.log(alpha) - np.log(alpha + t))) * hyp2f1(r, b, a + b - 1,
-                                                                      t / (alpha + t))
-    return (a + b - 1) / (a - 1) * (1.0 - tail)
+    if np.any(t < 0):
+        raise ValueError("t: horizon must be >= 0")
+    return _expected_if_alive(r, alpha, a, b, 0.0, 0.0, t)
 
 
 def bgnbd_probability_no_purchases(params: BetaGeoParams, t: float | np.ndarray,

@@ -21,6 +21,7 @@ from ml.clv import (
     bgnbd_expected_purchases,
     bgnbd_probability_alive,
     bgnbd_probability_no_purchases,
+    bgnbd_unconditional_expected,
     calibration_holdout_summary,
     discounted_clv,
     expected_lifetime_years,
@@ -188,6 +189,28 @@ def test_prediction_properties():
     assert np.all((silent > 1 - alive - 1e-12) & (silent < 1))
     with pytest.raises(ValueError, match="horizon"):
         bgnbd_expected_purchases(CDNOW_LIKE, -1, x, t_x, t_cap)
+    # a customer acquired just now is the unconditional case
+    horizons = np.array([1.0, 13.0, 78.0])
+    np.testing.assert_allclose(bgnbd_expected_purchases(CDNOW_LIKE, horizons, 0, 0, 0),
+                               bgnbd_unconditional_expected(CDNOW_LIKE, horizons), rtol=1e-12)
+
+
+def test_predictions_stay_finite_for_heavy_buyers_and_at_a_equal_1():
+    """Daily data: thousands of purchases. The textbook form gives 0 * inf = NaN there."""
+    in_days = BetaGeoParams(CDNOW_LIKE.r, CDNOW_LIKE.alpha * 7, CDNOW_LIKE.a, CDNOW_LIKE.b)
+    x, t_x, t_cap = np.array([300, 2000]), np.array([690.0, 700.0]), np.array([700.0, 700.0])
+    for t in (30.0, 365.0, 3650.0):
+        expected = bgnbd_expected_purchases(in_days, t, x, t_x, t_cap)
+        assert np.all(np.isfinite(expected)) and np.all(expected > 0), (t, expected)
+    # over a month, a near-certainly alive heavy buyer buys at about her posterior rate
+    rate = (in_days.r + 2000) / (in_days.alpha + 700)
+    month = bgnbd_expected_purchases(in_days, 30.0, 2000, 700.0, 700.0)[0]
+    assert 0.95 * rate * 30 < month <= rate * 30
+    # a = 1 is a removable singularity: the value there is the limit from both sides
+    values = [bgnbd_expected_purchases(BetaGeoParams(0.243, 4.414, a, 2.426), 39, 2, 30.43,
+                                       38.86)[0] for a in (1 - 1e-4, 1.0, 1 + 1e-4)]
+    assert np.isfinite(values[1]) and values[0] > values[1] > values[2]
+    assert values[1] == pytest.approx(0.5 * (values[0] + values[2]), rel=1e-6)
 
 
 def test_discounted_clv_formula():
