@@ -28,3 +28,12 @@ with counts as (
 select * from counts
 where raw_rows != staged_rows + rejected_rows + duplicate_rows + superseded_rows
 {% endtest %}
+
+{#- Label propagation converged: no link joins two different customer keys. -#}
+{% test converged_clusters(model) %}
+select p.record_id_a, p.record_id_b
+from {{ ref('int_customer_match_pairs') }} as p
+join {{ model }} as a on a.record_id = p.record_id_a
+join {{ model }} as b on b.record_id = p.record_id_b
+where p.is_link and a.customer_key != b.customer_key
+{% endtest %}

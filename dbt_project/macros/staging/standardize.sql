@@ -90,7 +90,7 @@
 {#- Convert an amount in `currency_expr` to the reporting currency with seed fx_rates
     (joined as `fx` and `fx_report` by the caller through fx_join). -#}
 {% macro to_reporting_currency(amount_expr, fx_alias='fx') -%}
-    round(({{ amount_expr }}) * {{ fx_alias }}.usd_per_unit / fx_report.usd_per_unit, 2)
+    round(({{ amount_expr }}) * {{ fx_alias }}.usd_per_unit / fx_report.usd_per_unit, 2)::decimal(18, 2)
 {%- endmacro %}
 
 {% macro fx_join(currency_expr, fx_alias='fx') -%}

@@ -7,7 +7,7 @@ products as (
     select product_id, unit_cost from {{ ref('stg_erp__products') }}
 ),
 returns as (
-    select order_line_id, sum(quantity) as returned_quantity, sum(refund_amount) as refund_amount,
+    select order_line_id, sum(quantity)::bigint as returned_quantity, sum(refund_amount) as refund_amount,
            max(_extracted_at) as _extracted_at
     from {{ ref('stg_erp__returns') }}
     group by order_line_id
@@ -37,7 +37,7 @@ web_lines as (
         i.quantity,
         i.unit_price,
         0::decimal(18, 2) as discount_amount,
-        0 as returned_quantity,
+        0::bigint as returned_quantity,
         0::decimal(18, 2) as refund_amount,
         i._extracted_at
     from {{ ref('stg_ecommerce__order_items') }} as i

@@ -19,7 +19,7 @@ typed as (
         {{ parse_int("json_extract_string(items.items, '$[' || (items.item_no - 1) || '].quantity')") }}
             as quantity,
         round({{ parse_amount("json_extract_string(items.items, '$[' || (items.item_no - 1) || '].unit_price')") }}
-              * items.fx_rate, 2) as unit_price,
+              * items.fx_rate, 2)::decimal(18, 2) as unit_price,
         items._source_system, items._source_object, items._source_row_number, items._batch_id,
         items._extracted_at
     from items

@@ -9,7 +9,7 @@ typed as (
         {{ parse_int('src.order_line_id') }} as order_line_id,
         {{ clean_text('src.product_id') }} as product_id,
         {{ parse_int('src.quantity') }} as quantity,
-        round({{ parse_amount('src.refund_amount') }} * o.fx_rate, 2) as refund_amount,
+        round({{ parse_amount('src.refund_amount') }} * o.fx_rate, 2)::decimal(18, 2) as refund_amount,
         {{ parse_local_ts('src.returned_at') }} as returned_at,
         upper({{ clean_text('src.reason_code') }}) as reason_code,
         {{ parse_local_ts('src.updated_at') }} as updated_at,

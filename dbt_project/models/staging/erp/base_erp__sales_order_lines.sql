@@ -11,8 +11,8 @@ typed as (
         {{ parse_int('src.line_no') }} as line_no,
         {{ clean_text('src.product_id') }} as product_id,
         {{ parse_int('src.quantity') }} as quantity,
-        round({{ parse_amount('src.unit_price') }} * o.fx_rate, 2) as unit_price,
-        round(coalesce({{ parse_amount('src.discount_amount') }}, 0) * o.fx_rate, 2)
+        round({{ parse_amount('src.unit_price') }} * o.fx_rate, 2)::decimal(18, 2) as unit_price,
+        round(coalesce({{ parse_amount('src.discount_amount') }}, 0) * o.fx_rate, 2)::decimal(18, 2)
             as discount_amount,
         {{ parse_local_ts('src.updated_at') }} as updated_at,
         o.order_id is not null as _order_known,
