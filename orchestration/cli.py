@@ -27,7 +27,7 @@ def main() -> None:
 
 def _register_simulate() -> None:
     try:
-        from simulator.cli import simulate
+        from simulator.cli import simulate_command as simulate
     except ImportError:  # the simulator area is optional for a user pointing at real sources
         return
     main.add_command(simulate, "simulate")
