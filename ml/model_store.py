@@ -178,3 +178,17 @@ def metrics_markdown(runs: list[ModelRun]) -> str:
             cells.append("" if v is None or not math.isfinite(v) else f"{v:.4f}")
         lines.append(f"| {r.candidate} | {r.role} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def frame_markdown(frame: pd.DataFrame, digits: int = 4) -> str:
+    """A small DataFrame as a markdown table (without the optional ``tabulate`` package)."""
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return "" if not math.isfinite(value) else f"{value:.{digits}g}"
+        return "" if value is None else str(value).replace("|", "/")
+
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |",
+             "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |"
+              for row in frame.itertuples(index=False)]
+    return "\n".join(lines)

@@ -1,5 +1,7 @@
-"""Dagster definitions for the ml area (filled in by its module)."""
+"""Dagster definitions for the ml area: churn, CLV, clusters, model runs, churn alerts."""
 
 import dagster as dg
 
-defs = dg.Definitions()
+from orchestration.defs.ml.assets import ML_ASSETS
+
+defs = dg.Definitions(assets=ML_ASSETS)

@@ -1,0 +1,118 @@
+"""Churn: candidates side by side, champion vs baseline, oracle as ceiling, outputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import duckdb
+import pytest
+
+from ml import churn
+from ml.churn_metrics import churn_metrics, top_decile_lift
+from ml.oracle import oracle_probabilities
+
+
+@pytest.fixture(scope="module")
+def churn_run(synthetic_warehouse, tmp_path_factory):
+    db, truth = synthetic_warehouse
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        result = churn.train_and_score(con, truth_dir=truth, run_id="test-churn",
+                                       artifacts_root=tmp_path_factory.mktemp("artifacts"))
+    finally:
+        con.close()
+    print("\nchurn validation at", result.valid_as_of, "(synthetic warehouse, 3,000 people)")
+    print(result.metrics_markdown())
+    return result
+
+
+def test_every_candidate_is_compared_and_the_oracle_is_the_ceiling(churn_run):
+    table = churn_run.comparison.set_index("candidate")
+    assert set(table.index) == {"recency_only", "bgnbd", "logistic_regression",
+                                "gradient_boosting", "oracle"}
+    assert table.loc["oracle", "role"] == "ceiling"
+    best = table.drop(index="oracle")
+    for metric in ("roc_auc", "pr_auc"):
+        assert table.loc["oracle", metric] > best[metric].max(), metric
+    assert table.loc["oracle", "brier_score"] < best["brier_score"].min()
+
+
+def test_champion_is_best_pr_auc_and_beats_recency_only(churn_run):
+    table = churn_run.comparison.set_index("candidate").drop(index="oracle")
+    assert churn_run.champion == table.pr_auc.idxmax()
+    assert table.loc[churn_run.champion, "role"] == "champion"
+    assert churn_run.challenger == table.pr_auc.drop(index=churn_run.champion).idxmax()
+    assert churn_run.champion != "recency_only"
+    for metric in ("roc_auc", "pr_auc"):
+        assert table.loc[churn_run.champion, metric] > table.loc["recency_only", metric]
+
+
+def test_scores_one_row_per_eligible_customer(churn_run, synthetic_warehouse):
+    db, _ = synthetic_warehouse
+    con = duckdb.connect(str(db), read_only=True)
+    eligible = con.execute("""
+        select count(distinct customer_key) from marts.fct_orders
+        where not is_cancelled and ordered_at < ? and ordered_at >= ? - interval 365 day
+    """, [churn_run.scoring_as_of, churn_run.scoring_as_of]).fetchone()[0]
+    con.close()
+    scores = churn_run.scores
+    assert len(scores) == eligible > 0
+    assert scores.customer_key.is_unique
+    assert scores.churn_probability.between(0, 1).all()
+    high = scores.churn_probability >= 0.7
+    assert (scores.risk_band[high] == "high").all()
+    assert (scores.risk_band[scores.churn_probability < 0.4] == "low").all()
+    assert scores.loc[high, "reason_1"].notna().mean() > 0.95
+    assert scores.reason_1.dropna().str.contains(r"\(typical ").all()
+    assert (scores.model_version == churn_run.model_version).all()
+
+
+def test_outputs_written_and_rerun_is_idempotent(churn_run, synthetic_copy):
+    db, _ = synthetic_copy
+    con = duckdb.connect(str(db))
+    for _ in range(2):
+        rows = churn.write_outputs(con, churn_run)
+    assert rows == len(churn_run.scores)
+    runs = con.execute("select candidate, role, roc_auc, pr_auc, parameters, validation_as_of "
+                       "from ml.model_runs where run_id = 'test-churn'").df()
+    assert sorted(runs.candidate) == sorted(churn_run.comparison.candidate)
+    assert runs.roc_auc.notna().all()
+    assert (runs.validation_as_of.dt.date == churn_run.valid_as_of).all()
+    assert con.execute("select count(*) from ml.churn_scores").fetchone()[0] == rows
+    con.close()
+
+
+def test_metrics_on_known_values():
+    y = [1, 1, 0, 0, 0, 0, 0, 0, 0, 0]
+    perfect = churn_metrics(y, [0.9, 0.8, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1])
+    assert perfect["roc_auc"] == 1.0 and perfect["pr_auc"] == 1.0
+    assert perfect["top_decile_lift"] == pytest.approx(5.0)  # top 1 of 10 is a churner, base 0.2
+    assert top_decile_lift(y, [0.0] * 10) == pytest.approx(5.0)  # stable order: first row
+    with pytest.raises(ValueError, match="churners and non-churners"):
+        churn_metrics([1, 1], [0.5, 0.5])
+
+
+def test_oracle_uses_true_alive_state_and_rate(tmp_path):
+    truth = tmp_path / "_truth"
+    truth.mkdir()
+    (truth / "persons.csv").write_text(
+        "person_id,purchase_rate_per_day,dropout_probability,dropout_date\n"
+        "P1,0.02,0.1,2025-01-15\nP2,0.01,0.1,\nP3,0.05,0.1,2025-09-01\n")
+    (truth / "person_records.csv").write_text(
+        "source_system,source_table,source_id,person_id\n"
+        "erp,members,1,P1\necommerce,customers,C1,P2\nerp,members,2,P2\nerp,members,3,P3\n")
+    con = duckdb.connect()
+    con.execute("create schema intermediate")
+    con.execute("""create table intermediate.int_customer_identity_map as select * from (values
+        ('erp', 'members', '1', 'a'), ('ecommerce', 'customers', 'C1', 'b'),
+        ('erp', 'members', '2', 'b'), ('erp', 'members', '3', 'c'))
+        t(source_system, source_table, source_id, customer_key)""")
+    import pandas as pd
+
+    p = oracle_probabilities(con, truth, dt.date(2025, 6, 1), 90,
+                             pd.Series(["a", "b", "c", "zz"]))
+    assert p["a"] == 1.0  # dropped out before the as-of date
+    assert p["b"] == pytest.approx(math.exp(-0.01 * 90))  # alive: Poisson silence
+    assert p["c"] == pytest.approx(math.exp(-0.05 * 90))  # drops out later: alive at as-of
+    assert math.isnan(p["zz"])
