@@ -35,14 +35,19 @@ from ml.bgnbd import (
     fit_bgnbd,
 )
 from ml.clv_fitting import FitResult
-from ml.gamma_gamma import GammaGammaParams, fit_gamma_gamma, gamma_gamma_expected_spend
+from ml.gamma_gamma import (
+    GammaGammaParams,
+    fit_gamma_gamma,
+    gamma_gamma_expected_spend,
+    spend_fit_exclusions,
+)
 from ml.rfm_summary import calibration_holdout_summary, rfm_summary, rfm_summary_relation
 
 __all__ = [
     "BetaGeoParams", "GammaGammaParams", "FitResult",
     "fit_bgnbd", "bgnbd_log_likelihood", "bgnbd_probability_alive", "bgnbd_expected_purchases",
     "bgnbd_unconditional_expected", "bgnbd_probability_no_purchases",
-    "fit_gamma_gamma", "gamma_gamma_expected_spend",
+    "fit_gamma_gamma", "gamma_gamma_expected_spend", "spend_fit_exclusions",
     "rfm_summary", "rfm_summary_relation", "calibration_holdout_summary",
     "discounted_clv", "simple_rule_clv", "expected_lifetime_years", "score_customers",
     "DAYS_PER_MONTH",

@@ -54,19 +54,29 @@ class GammaGammaParams:
         return self.p * self.v / (self.q - 1) if self.q > 1 else float("inf")
 
 
-def _check_spend(frequency: Any, monetary_value: Any) -> tuple[np.ndarray, np.ndarray]:
+def _spend_arrays(frequency: Any, monetary_value: Any) -> tuple[np.ndarray, np.ndarray]:
     x = as_float_array(frequency, "frequency")
     m = np.asarray(monetary_value, dtype=np.float64).reshape(-1)
     if x.shape != m.shape:
         raise ValueError(f"frequency and monetary_value must have the same length, got "
                          f"{x.shape[0]} and {m.shape[0]}")
     first_bad_row(x < 0, "frequency", "are negative", x)
-    # customers without a repeat purchase have no mean repeat spend: NaN is fine there
-    first_bad_row((x > 0) & ~np.isfinite(m), "monetary_value",
-                  "are missing or non-finite for a repeat buyer", m)
-    first_bad_row((x > 0) & (m <= 0), "monetary_value",
-                  "are <= 0 for a repeat buyer (Gamma-Gamma needs positive spend)", m)
     return x, m
+
+
+def spend_fit_exclusions(frequency: Any, monetary_value: Any) -> np.ndarray:
+    """Why each customer cannot enter the Gamma-Gamma fit (None if she can), one per row.
+
+    Reasons: ``no repeat purchase`` (no information on repeat spend, by design),
+    ``repeat spend missing`` and ``repeat spend <= 0`` (e.g. returns cancel the orders out:
+    the model needs positive amounts). Callers quarantine the last two with this reason.
+    """
+    x, m = _spend_arrays(frequency, monetary_value)
+    reasons = np.full(x.shape, None, dtype=object)
+    reasons[x == 0] = "no repeat purchase"
+    reasons[(x > 0) & ~np.isfinite(m)] = "repeat spend missing"
+    reasons[(x > 0) & np.isfinite(m) & (m <= 0)] = "repeat spend <= 0"
+    return reasons
 
 
 class _GammaGammaObjective:
@@ -92,17 +102,28 @@ class _GammaGammaObjective:
 
 
 def fit_gamma_gamma(frequency: Any, monetary_value: Any, *,
+                    on_invalid: str = "raise",
                     initial: GammaGammaParams | None = None) -> FitResult:
     """Fit Gamma-Gamma by maximum likelihood on the repeat buyers (frequency > 0).
 
-    ``monetary_value`` is each customer's mean spend over repeat purchases (zbar).
+    ``monetary_value`` is each customer's mean spend over repeat purchases (zbar). A repeat
+    buyer with missing or non-positive zbar raises a ValueError naming the row, unless
+    ``on_invalid="exclude"``: then she is left out and counted in ``diagnostics``
+    (:func:`spend_fit_exclusions` gives the per-row reasons for a quarantine table).
     """
+    if on_invalid not in ("raise", "exclude"):
+        raise ValueError(f"on_invalid must be 'raise' or 'exclude', got {on_invalid!r}")
     started = time.perf_counter()
-    x, m = _check_spend(frequency, monetary_value)
-    repeat = x > 0
+    x, m = _spend_arrays(frequency, monetary_value)
+    reasons = spend_fit_exclusions(x, m)
+    invalid = (x > 0) & (reasons != None)  # noqa: E711 (elementwise on an object array)
+    if on_invalid == "raise":
+        first_bad_row(invalid, "monetary_value", "are missing or <= 0 for a repeat buyer "
+                      "(Gamma-Gamma needs positive spend)", m)
+    repeat = (x > 0) & ~invalid
     if repeat.sum() < 3:
-        raise ValueError("fit_gamma_gamma: needs at least 3 repeat buyers (frequency > 0), "
-                         f"got {int(repeat.sum())}")
+        raise ValueError("fit_gamma_gamma: needs at least 3 repeat buyers (frequency > 0) "
+                         f"with positive spend, got {int(repeat.sum())}")
     x, m = x[repeat], m[repeat]
     objective = _GammaGammaObjective(x, m)
     # start: q = 2 (finite mean) and v so that p*v/(q-1) equals the observed mean spend
@@ -121,7 +142,8 @@ def fit_gamma_gamma(frequency: Any, monetary_value: Any, *,
         standard_errors=dict(zip(("p", "q", "v"), map(float, opt.standard_errors), strict=True)),
         message=opt.message,
         diagnostics={
-            "customers_without_repeat_purchase": int((~repeat).sum()),
+            "customers_without_repeat_purchase": int((reasons == "no repeat purchase").sum()),
+            "excluded_invalid_spend": int(invalid.sum()),
             "frequency_monetary_correlation": correlation,
         },
     )
@@ -137,6 +159,8 @@ def gamma_gamma_expected_spend(params: GammaGammaParams, frequency: Any,
     p, q, v = params.as_array()
     if q <= 1:
         raise ValueError(f"gamma_gamma_expected_spend: q = {q} <= 1, mean spend is infinite")
-    x, m = _check_spend(frequency, monetary_value)
+    x, m = _spend_arrays(frequency, monetary_value)
+    first_bad_row((x > 0) & ~(m >= 0), "monetary_value",
+                  "are missing or negative for a repeat buyer", m)
     m = np.where(x > 0, m, 0.0)  # x = 0: the population mean, whatever zbar holds
     return p * (v + x * m) / (p * x + q - 1)

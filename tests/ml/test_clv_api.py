@@ -27,10 +27,12 @@ from ml.clv import (
     expected_lifetime_years,
     fit_bgnbd,
     fit_gamma_gamma,
+    gamma_gamma_expected_spend,
     rfm_summary,
     rfm_summary_relation,
     score_customers,
     simple_rule_clv,
+    spend_fit_exclusions,
 )
 from ml.clv_simulation import sample_bgnbd_customers
 from ml.gamma_gamma import _GammaGammaObjective
@@ -143,6 +145,24 @@ def test_fit_input_errors_name_the_field_and_row():
         fit_bgnbd([0, 2], [0, 1.0], [np.nan, 10.0])
     with pytest.raises(ValueError, match="monetary_value.*<= 0 for a repeat buyer.*row 2"):
         fit_gamma_gamma([1, 2, 3, 0], [5.0, 6.0, 0.0, np.nan])
+
+
+def test_invalid_spend_is_excluded_with_a_reason_when_asked():
+    x = [0, 1, 2, 3, 1, 2, 4]
+    zbar = [0.0, 12.0, -5.0, 20.0, np.nan, 15.0, 9.0]
+    reasons = spend_fit_exclusions(x, zbar)
+    assert list(reasons) == ["no repeat purchase", None, "repeat spend <= 0", None,
+                             "repeat spend missing", None, None]
+    fit = fit_gamma_gamma(x, zbar, on_invalid="exclude")
+    assert fit.n == 4
+    assert fit.diagnostics["excluded_invalid_spend"] == 2
+    assert fit.diagnostics["customers_without_repeat_purchase"] == 1
+    with pytest.raises(ValueError, match="on_invalid"):
+        fit_gamma_gamma(x, zbar, on_invalid="drop")
+    # zero spend is a legal input for the prediction (shrinks towards 0), negative is not
+    assert gamma_gamma_expected_spend(SPEND, [2], [0.0])[0] > 0
+    with pytest.raises(ValueError, match="negative for a repeat buyer"):
+        gamma_gamma_expected_spend(SPEND, [2], [-1.0])
 
 
 @pytest.mark.parametrize("seed", [0, 1])
