@@ -159,8 +159,9 @@ class _Accumulator:
         self.last_result: dict = {}
 
     def add(self, evr, record_key) -> None:
-        if evr.exception_info and evr.exception_info.get("raised_exception"):
-            self.error = str(evr.exception_info.get("exception_message"))[:500]
+        error = _exception_message(evr)
+        if error:
+            self.error = error
             return
         r = evr.result or {}
         self.all_success &= bool(evr.success)
@@ -246,13 +247,24 @@ def _chunks(con, sql: str, chunk_rows: int):
         yield reader.schema.empty_table().to_pandas()
 
 
+def _exception_message(evr) -> str | None:
+    """GX reports a raised exception flat or keyed by metric; None when nothing was raised."""
+    info = evr.exception_info or {}
+    candidates = [info] + [v for v in info.values() if isinstance(v, dict)]
+    for item in candidates:
+        if item.get("raised_exception"):
+            return str(item.get("exception_message"))[:500]
+    return None
+
+
 def _failed(suite: Suite, spec: ExpectationSpec, details: str) -> Outcome:
     return Outcome(suite, spec, False, details=details)
 
 
 def _evr_to_outcome(suite: Suite, spec: ExpectationSpec, evr) -> Outcome:
-    if evr.exception_info and evr.exception_info.get("raised_exception"):
-        return _failed(suite, spec, str(evr.exception_info.get("exception_message"))[:500])
+    error = _exception_message(evr)
+    if error:
+        return _failed(suite, spec, error)
     r = scrub(evr.result or {}, suite.pii_columns, spec.column)
     observed = r.get("observed_value")
     return Outcome(
@@ -337,7 +349,7 @@ def validate_suite(con: duckdb.DuckDBPyConnection, suite: Suite, *, run_id: str,
             if acc.error:
                 outcomes.append(_failed(suite, spec, acc.error))
                 evr.exception_info = {"raised_exception": True, "exception_message": acc.error,
-                                      "exception_traceback": None}
+                                      "exception_traceback": ""}
             else:
                 merged = acc.merged_result()
                 merged["unexpected_index_column_names"] = record_key
@@ -414,8 +426,8 @@ def _store_and_render(context, suite: Suite, run_id: str, results: list, result_
     context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[key])
     make_offline(docs_dir)
     urls = context.get_docs_sites_urls(resource_identifier=key, site_name=SITE_NAME)
-    url = urls[0]["site_url"] if urls else str(docs_dir / "index.html")
-    return url.removeprefix("file://")
+    url = urls[0].get("site_url") if urls else None
+    return (url or str(docs_dir / "index.html")).removeprefix("file://")
 
 
 def _spec_of(suite: Suite, evr) -> ExpectationSpec:

@@ -11,6 +11,7 @@ import datetime as dt
 import random
 
 import duckdb
+import pyarrow as pa
 
 from warehouse.source_contract import SOURCE_TABLES
 
@@ -125,12 +126,13 @@ def write_raw_layer(path, n_customers: int = 200, now: dt.datetime | None = None
                 f"create or replace table {table.qualified_raw_name} ({col_sql}, "
                 "_source_system varchar, _source_object varchar, _source_row_number bigint, "
                 "_batch_id varchar, _extracted_at timestamp)")
-            data = [
-                tuple(r.get(c) for c in cols)
-                + (table.system, f"{table.name}/{table.name}_1.dat", n + 1, batch_id, now)
-                for n, r in enumerate(rows[table.name])
-            ]
-            marks = ", ".join("?" for _ in range(len(cols) + 5))
-            con.executemany(f"insert into {table.qualified_raw_name} values ({marks})", data)
+            data = {c: [r.get(c) for r in rows[table.name]] for c in cols}
+            n = len(rows[table.name])
+            data.update({"_source_system": [table.system] * n,
+                         "_source_object": [f"{table.name}/{table.name}_1.dat"] * n,
+                         "_source_row_number": list(range(1, n + 1)),
+                         "_batch_id": [batch_id] * n, "_extracted_at": [now] * n})
+            frame = pa.table(data)  # noqa: F841 - read by DuckDB's replacement scan
+            con.execute(f"insert into {table.qualified_raw_name} select * from frame")
     finally:
         con.close()
