@@ -11,7 +11,9 @@ recency is rounded down to the day. Three fits on identical data and machine:
 - ``lifetimes``: BetaGeoFitter().fit with its defaults (Nelder-Mead on rescaled time).
 
 Parameter agreement is reported as relative differences, and each parameter set is scored by
-the same log-likelihood so a difference can be told apart from a worse optimum. Writes
+the same log-likelihood so a difference can be told apart from a worse optimum. With
+``--summary-transactions N`` it also times ml.rfm_summary turning N random transactions
+(made inside DuckDB) into the per-customer summary. Writes
 ``bench/results/clv-<customers>.json`` and prints a markdown table.
 """
 
@@ -32,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ml.bgnbd import BetaGeoParams, bgnbd_log_likelihood, fit_bgnbd  # noqa: E402
 from ml.clv_simulation import sample_bgnbd_customers  # noqa: E402
+from ml.rfm_summary import rfm_summary_relation  # noqa: E402
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 TRUTH = BetaGeoParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
@@ -45,6 +48,26 @@ def synthetic_customers(n: int, seed: int):
 
 def relative_differences(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
     return {k: abs(a[k] - b[k]) / abs(b[k]) for k in b}
+
+
+def time_summary(transactions: int, customers: int, seed: int) -> dict:
+    """Seconds for the DuckDB summary of ``transactions`` rows over two years of days."""
+    import duckdb
+
+    con = duckdb.connect(config={"enable_progress_bar": False})
+    con.execute(f"SELECT setseed({(seed % 1000) / 1000})")
+    con.execute(f"""
+        CREATE TABLE tx AS
+        SELECT CAST(floor(random() * {customers}) AS BIGINT) AS customer_id,
+               DATE '2023-01-01' + CAST(floor(random() * 730) AS INTEGER) AS date,
+               round(random() * 100, 2) AS amount
+        FROM range({transactions})""")
+    t0 = time.perf_counter()
+    rfm_summary_relation(con.table("tx"), "2024-12-31").create("summary")
+    seconds = time.perf_counter() - t0
+    rows = con.execute("SELECT count(*) FROM summary").fetchone()[0]
+    con.close()
+    return {"transactions": transactions, "customers": rows, "seconds": seconds}
 
 
 def run(customers: int, seed: int, with_lifetimes: bool) -> dict:
@@ -124,6 +147,10 @@ def markdown(result: dict) -> str:
                       f"(uncompressed: {result['speedup_uncompressed_vs_lifetimes']:.1f}x); "
                       "largest relative parameter difference: "
                       f"{max(diff.values()):.2e}"]
+    if "summary" in result:
+        summary = result["summary"]
+        lines += ["", f"RFM summary in DuckDB: {summary['transactions']:,} transactions -> "
+                      f"{summary['customers']:,} customers in {summary['seconds']:.2f} s"]
     return "\n".join(lines)
 
 
@@ -133,11 +160,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--no-lifetimes", action="store_true",
                         help="skip the lifetimes reference fit")
+    parser.add_argument("--summary-transactions", type=int, default=0,
+                        help="also time the DuckDB RFM summary of this many transactions")
     parser.add_argument("--output-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     if args.customers < 100:
         parser.error("--customers must be at least 100")
     result = run(args.customers, args.seed, with_lifetimes=not args.no_lifetimes)
+    if args.summary_transactions:
+        result["summary"] = time_summary(args.summary_transactions, args.customers, args.seed)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     out = args.output_dir / f"clv-{args.customers}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -82,7 +82,7 @@ def _check_nulls(relation: duckdb.DuckDBPyRelation, columns: list[str]) -> None:
                          + "; quarantine or fix these rows before summarising")
 
 
-def _period_cte(customer_col: str, date_col: str, amount_col: str | None) -> str:
+def _daily_cte(customer_col: str, date_col: str, amount_col: str | None) -> str:
     amount = f"CAST({_ident(amount_col)} AS DOUBLE)" if amount_col else "0.0"
     return f"""
     daily AS (
@@ -91,28 +91,32 @@ def _period_cte(customer_col: str, date_col: str, amount_col: str | None) -> str
                sum({amount}) AS amount
         FROM {SUMMARY_VIEW}
         GROUP BY ALL
-    ),
-    firsts AS (
-        SELECT *, min(purchase_day) OVER (PARTITION BY customer_id) AS first_day
-        FROM daily
     )"""
 
 
 def _summary_select(end: str, unit: float, decimals: int | None, extra: str = "") -> str:
+    """One aggregation over the daily rows: no window function, so one pass per customer.
+
+    The repeat-spend mean is (calibration spend - first day's spend) / repeat days, the first
+    day's spend taken with arg_min; customers first seen after the end are left out.
+    """
     def rounded(expr: str) -> str:
         return f"round({expr}, {int(decimals)})" if decimals is not None else expr
 
+    in_calibration = f"purchase_day <= {end}"
+    days = f"count(*) FILTER (WHERE {in_calibration})"
+    repeat_spend = (f"CASE WHEN {days} > 1 THEN (sum(amount) FILTER (WHERE {in_calibration})"
+                    f" - arg_min(amount, purchase_day)) / ({days} - 1) ELSE 0 END")
     return f"""
     SELECT customer_id,
-           CAST(count(*) FILTER (WHERE purchase_day <= {end}) - 1 AS BIGINT) AS frequency,
-           {rounded(f"date_diff('day', min(first_day), max(purchase_day) FILTER "
-                    f"(WHERE purchase_day <= {end})) / {unit}")} AS recency,
-           {rounded(f"date_diff('day', min(first_day), {end}) / {unit}")} AS "T",
-           {rounded(f"coalesce(avg(amount) FILTER (WHERE purchase_day > first_day AND "
-                    f"purchase_day <= {end}), 0)")} AS monetary_value{extra}
-    FROM firsts
-    WHERE first_day <= {end}
+           CAST({days} - 1 AS BIGINT) AS frequency,
+           {rounded(f"date_diff('day', min(purchase_day), max(purchase_day) FILTER "
+                    f"(WHERE {in_calibration})) / {unit}")} AS recency,
+           {rounded(f"date_diff('day', min(purchase_day), {end}) / {unit}")} AS "T",
+           {rounded(repeat_spend)} AS monetary_value{extra}
+    FROM daily
     GROUP BY customer_id
+    HAVING min(purchase_day) <= {end}
     ORDER BY customer_id"""
 
 
@@ -146,7 +150,7 @@ def rfm_summary_relation(
            CAST(count(*) FILTER (WHERE {in_holdout}) AS BIGINT) AS frequency_holdout,
            coalesce(avg(amount) FILTER (WHERE {in_holdout}), 0) AS monetary_value_holdout,
            date_diff('day', {end}, {stop}) / {float(time_unit_days)} AS duration_holdout"""
-    sql = "WITH " + _period_cte(customer_col, date_col, amount_col) + _summary_select(
+    sql = "WITH " + _daily_cte(customer_col, date_col, amount_col) + _summary_select(
         end, float(time_unit_days), decimals, extra)
     return relation.query(SUMMARY_VIEW, sql)
 
