@@ -13,6 +13,18 @@ Pipeline, each step usable alone:
    from business documents, kept as a baseline); :func:`score_customers` does 3 and 4 in one
    call and returns a DataFrame ready for ``ml.clv_scores``.
 
+Example (what an asset does; ``con`` is a DuckDB connection to the warehouse)::
+
+    summary = rfm_summary("SELECT customer_key, order_date, net_revenue FROM marts.fct_orders"
+                          " WHERE customer_key IS NOT NULL AND NOT is_cancelled", as_of,
+                          customer_col="customer_key", date_col="order_date",
+                          amount_col="net_revenue", time_unit_days=7, connection=con)
+    bg = fit_bgnbd(summary["frequency"], summary["recency"], summary["T"])
+    gg = fit_gamma_gamma(summary["frequency"], summary["monetary_value"], on_invalid="exclude")
+    scores = score_customers(summary, bg.params, gg.params, margin_rate=0.35)
+    artifact = {"bgnbd": bg.to_dict(), "gamma_gamma": gg.to_dict()}  # json.dumps-able
+    params = BetaGeoParams.from_dict(artifact["bgnbd"]["params"])      # and back
+
 Units: the models work in whatever time unit the summary uses (``time_unit_days``: 7 for
 weeks, 1 for days); CLV horizons are in months of ``days_per_month`` days (365.25/12).
 Validated against the published CDNOW estimates and against ``lifetimes`` in tests/ml/.
