@@ -185,8 +185,7 @@ def build_rejected_rows(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def latest_scorecard(con: duckdb.DuckDBPyConnection) -> list[tuple]:
-    """The newest scorecard row per source and table."""
-    ensure_quality_schema(con)
+    """The newest scorecard row per source and table (the quality schema must exist)."""
     return con.execute(
         "select source_system, table_name, completeness, validity, uniqueness, timeliness, "
         "consistency, overall_score, overall_change, trend from quality.scorecard "

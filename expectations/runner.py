@@ -131,6 +131,15 @@ def scrub(result: dict, pii_columns: tuple[str, ...], column: str | None) -> dic
     return clean
 
 
+def _plain(value):
+    """numpy / pandas scalars to plain Python, so keys serialize as JSON numbers and nulls."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if pd.isna(value) if not isinstance(value, (list, dict)) else False:
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
 def _record_keys(result: dict, record_key: tuple[str, ...]) -> list[dict]:
     """GX pandas reports failing keys as ``[{col: [v1, v2, ...]}]``; turn them into rows."""
     rows: list[dict] = []
@@ -142,7 +151,7 @@ def _record_keys(result: dict, record_key: tuple[str, ...]) -> list[dict]:
                   if k in record_key}
         n = max((len(v) for v in values.values()), default=0)
         for i in range(n):
-            rows.append({k: v[i] if i < len(v) else None for k, v in values.items()})
+            rows.append({k: _plain(v[i]) if i < len(v) else None for k, v in values.items()})
     return rows[:MAX_FAILING_KEYS]
 
 

@@ -13,6 +13,8 @@ import random
 import duckdb
 import pyarrow as pa
 
+from expectations.results import write_suite_run
+from expectations.runner import validate_suite
 from warehouse.source_contract import SOURCE_TABLES
 
 BAD_EMAIL = "leaked.person@@not-an-email"  # grepped for in every generated quality artifact
@@ -136,3 +138,22 @@ def write_raw_layer(path, n_customers: int = 200, now: dt.datetime | None = None
             con.execute(f"insert into {table.qualified_raw_name} select * from frame")
     finally:
         con.close()
+
+
+def run_suites(path, suite_list, run_id, **kwargs):
+    """Validate and record suites the way the Dagster check does; returns the SuiteRuns."""
+    runs = []
+    con = duckdb.connect(str(path))
+    try:
+        for suite in suite_list:
+            run = validate_suite(con, suite, run_id=run_id, gx_dir=path.parent / "artifacts/gx",
+                                 docs_dir=path.parent / "data_docs", **kwargs)
+            write_suite_run(con, run, "/".join(suite.asset_key_path))
+            runs.append(run)
+    finally:
+        con.close()
+    return runs
+
+
+def outcome(run, expectation_id):
+    return next(o for o in run.outcomes if o.spec.id == expectation_id)

@@ -1,10 +1,9 @@
 """Suites on a real DuckDB raw layer: clean data passes, defects fail with the right severity."""
 
 import duckdb
+from quality_fixtures import outcome, run_suites
 
 from expectations.runner import validate_suite
-
-from .conftest import outcome, run_suites
 
 
 def _sql(path, *statements):

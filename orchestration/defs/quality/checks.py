@@ -7,8 +7,7 @@ downstream in the run. ``warn`` expectations are non-blocking with severity WARN
 writes its results to ``quality.check_results``, hence the warehouse writer pool.
 """
 
-from __future__ import annotations
-
+import json
 from collections.abc import Iterable
 
 import dagster as dg
@@ -32,7 +31,8 @@ def _metadata(outcome) -> dict:
         "unexpected_count": dg.MetadataValue.int(outcome.unexpected_count or 0),
         "unexpected_percent": dg.MetadataValue.float(float(outcome.unexpected_percent or 0.0)),
         "element_count": dg.MetadataValue.int(outcome.element_count or 0),
-        "failing_record_keys_sample": dg.MetadataValue.json(outcome.failing_record_keys),
+        "failing_record_keys_sample": dg.MetadataValue.json(
+            json.loads(outcome.failing_keys_json())),
     }
     if outcome.details:
         meta["details"] = dg.MetadataValue.text(outcome.details)
@@ -61,7 +61,7 @@ def build_suite_check(suite: Suite) -> dg.AssetChecksDefinition:
     def _suite_check(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource):
         s = settings()
         with duckdb.get_connection() as con:
-            run = validate_suite(con, suite, run_id=context.run_id,
+            run = validate_suite(con, suite, run_id=context.op_execution_context.run_id,
                                  gx_dir=s.artifacts_dir / "gx", docs_dir=s.data_docs_dir)
             write_suite_run(con, run, asset_key.to_user_string())
         failed = [o.spec.id for o in run.outcomes if not o.success]
