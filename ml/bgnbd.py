@@ -25,9 +25,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
+from scipy.special import expit, hyp2f1
+from scipy.stats import beta as beta_distribution
 
 from ml.clv_fitting import FitResult, check_summary, maximise_log_likelihood
+
+# Log-likelihood units a free Beta(a, b) must gain over a single dropout probability to count
+# as evidence of heterogeneity (likelihood-ratio statistic 1, p ~ 0.3: deliberately lenient).
+HOMOGENEOUS_DROPOUT_GAIN = 0.5
 
 
 @dataclass(frozen=True)
@@ -76,32 +81,40 @@ class _BgNbdObjective:
 
     def __init__(self, x: np.ndarray, t_x: np.ndarray, t_cap: np.ndarray, w: np.ndarray):
         self.x_values, self.x_index = np.unique(x, return_inverse=True)
+        self.x_int = self.x_values.astype(np.int64)
+        self.steps = np.arange(int(self.x_int.max()), dtype=np.float64)  # j = 0 .. max(x)-1
         self.t_x = t_x
         self.t_cap = t_cap
         self.w = w / w.sum()
-        self.repeat = x > 0
         self.x = x
+
+    @staticmethod
+    def _cumulative(terms: np.ndarray) -> np.ndarray:
+        """[0, t0, t0+t1, ...]: entry k is the sum of the first k terms."""
+        return np.concatenate(([0.0], np.cumsum(terms)))
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         r, alpha, a, b = theta
-        xv = self.x_values
+        xi = self.x_int
         idx = self.x_index
-        # per distinct x: the parts that do not depend on t_x or T
-        lgam_r = gammaln(r + xv) - gammaln(r)
-        dig_r = digamma(r + xv) - digamma(r)
-        lbeta_ab = betaln(a, b)
-        log_b1 = betaln(a, b + xv) - lbeta_ab
+        # Per distinct x, the parts that do not depend on t_x or T. x is a whole number, so
+        # gamma and beta ratios are finite products, e.g. B(a, b+x)/B(a, b) =
+        # prod_{j<x} (b+j)/(a+b+j), and digamma differences finite sums of 1/(.+j). Summing
+        # them is exact where gammaln/betaln differences cancel catastrophically once a, b
+        # reach ~1e8 (which they do when dropout does not vary between customers).
+        j = self.steps
+        inv_ab = self._cumulative(1.0 / (a + b + j))
+        inv_b = self._cumulative(1.0 / (b + j))
+        lgam_r = self._cumulative(np.log(r + j))[xi]
+        dig_r = self._cumulative(1.0 / (r + j))[xi]
+        log_b1 = self._cumulative(np.log1p(-a / (a + b + j)))[xi]
         # a/(b+x-1) is the ratio B(a+1, b+x-1)/B(a, b+x); only used where x > 0
         with np.errstate(divide="ignore", invalid="ignore"):
-            log_ratio = np.where(xv > 0, np.log(a) - np.log(b + xv - 1), -np.inf)
-        dig_ab = digamma(a + b)
-        dig_abx = digamma(a + b + xv)
-        d1_da = dig_ab - dig_abx
-        d1_db = digamma(b + xv) - digamma(b) + dig_ab - dig_abx
-        with np.errstate(divide="ignore", invalid="ignore"):
-            d2_da = d1_da + 1.0 / a
-            d2_db = np.where(xv > 0, digamma(np.maximum(b + xv - 1, 1e-300)) - digamma(b)
-                             + dig_ab - dig_abx, 0.0)
+            log_ratio = np.where(xi > 0, np.log(a) - np.log(b + xi - 1), -np.inf)
+        d1_da = -inv_ab[xi]
+        d1_db = inv_b[xi] - inv_ab[xi]
+        d2_da = d1_da + 1.0 / a
+        d2_db = np.where(xi > 0, inv_b[np.maximum(xi - 1, 0)] - inv_ab[xi], 0.0)
 
         rx = r + self.x
         log_at = np.log(alpha + self.t_cap)
@@ -175,6 +188,22 @@ def fit_bgnbd(
     theta0 = initial.as_array() if initial else _starting_values(x, t_cap, w)
     opt = maximise_log_likelihood(objective, theta0, total)
     params = BetaGeoParams(*map(float, opt.theta))
+    diagnostics: dict[str, float] = {"distinct_rows": int(x.size)}
+    message = opt.message
+    # Is there evidence that dropout differs between customers? Compare with the same fit
+    # with Beta(a, b) squeezed towards its mean (a, b x 1000). If the data cannot tell the two
+    # apart, the MLE of (a, b) lies at infinity along a/(a+b) = p and the optimiser stops
+    # somewhere on that ridge (typically "ABNORMAL"): every prediction is the same along it.
+    squeezed = np.array([params.r, params.alpha, params.a * 1e3, params.b * 1e3])
+    gap = opt.total_log_likelihood + objective(squeezed)[0] * total
+    diagnostics["dropout_heterogeneity_log_likelihood_gain"] = float(gap)
+    if gap < HOMOGENEOUS_DROPOUT_GAIN:
+        p = params.a / (params.a + params.b)
+        diagnostics["homogeneous_dropout_probability"] = p
+        message += (f"; no evidence that dropout differs between customers (log-likelihood "
+                    f"gain {gap:.3g} < {HOMOGENEOUS_DROPOUT_GAIN}): the dropout probability "
+                    f"is the same for everyone, p = {p:.4g}; a and b are not identified "
+                    "beyond their ratio")
     return FitResult(
         model="bgnbd",
         params=params,
@@ -185,8 +214,8 @@ def fit_bgnbd(
         seconds=time.perf_counter() - started,
         standard_errors=dict(zip(("r", "alpha", "a", "b"), map(float, opt.standard_errors),
                                  strict=True)),
-        message=opt.message,
-        diagnostics={"distinct_rows": int(x.size)},
+        message=message,
+        diagnostics=diagnostics,
     )
 
 
@@ -215,19 +244,58 @@ def _expected_if_alive(r: float, alpha: float, a: float, b: float, x, t_cap, t) 
     """E[purchases in (T, T+t] | alive at T, x], the bracket of FHL 2005 eq. 10.
 
     The published form (a+b+x-1)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x)
-    2F1(r+x, b+x; a+b+x-1; z)] multiplies a power that underflows by a 2F1 that overflows
-    once x is in the hundreds (daily data, heavy buyers: NaN). Euler's transformation
-    2F1(A, B; C; z) = (1-z)^(C-A-B) 2F1(C-A, C-B; C; z) turns the product into
-    (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z), whose parameters stay O(1) in x.
-    At a = 1 the expression is 0/0 with a finite limit: take the mean of a = 1 +- 1e-7.
+    2F1(r+x, b+x; a+b+x-1; z)], z = t/(alpha+T+t), multiplies a power that underflows by a
+    2F1 that overflows once x is in the hundreds (daily data, heavy buyers: NaN). Euler's
+    transformation 2F1(A, B; C; z) = (1-z)^(C-A-B) 2F1(C-A, C-B; C; z) turns the product into
+    (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z), whose parameters stay O(1) in x. That one in
+    turn overflows when a and b are huge (a fit where dropout is the same for everyone sends
+    them to infinity); there Pfaff's form 2F1(a-1, r+x; a+b+x-1; -t/(alpha+T)), the same
+    value without any power in front, is used. At a = 1 the expression is 0/0 with a finite
+    limit: take the mean of a = 1 +- 1e-7.
     """
     if abs(a - 1.0) < 5e-8:
         return 0.5 * (_expected_if_alive(r, alpha, 1.0 + 1e-7, b, x, t_cap, t)
                       + _expected_if_alive(r, alpha, 1.0 - 1e-7, b, x, t_cap, t))
-    log_one_minus_z = np.log(alpha + t_cap) - np.log(alpha + t_cap + t)
-    z = t / (alpha + t_cap + t)
-    tail = np.exp((a - 1) * log_one_minus_z) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
-    return (a + b + x - 1) / (a - 1) * (1.0 - tail)
+    x, t_cap, t = np.broadcast_arrays(np.asarray(x, dtype=np.float64),
+                                      np.asarray(t_cap, dtype=np.float64),
+                                      np.asarray(t, dtype=np.float64))
+    with np.errstate(over="ignore", invalid="ignore"):
+        log_one_minus_z = np.log(alpha + t_cap) - np.log(alpha + t_cap + t)
+        z = t / (alpha + t_cap + t)
+        tail = np.exp((a - 1) * log_one_minus_z) * hyp2f1(a + b - 1 - r, a - 1,
+                                                           a + b + x - 1, z)
+        bad = ~np.isfinite(tail)
+        if bad.any():
+            tail = np.array(tail, dtype=np.float64)
+            tail[bad] = hyp2f1(a - 1, r + x[bad], a + b + x[bad] - 1,
+                               -t[bad] / (alpha + t_cap[bad]))
+    expected = (a + b + x - 1) / (a - 1) * (1.0 - tail)
+    bad = ~np.isfinite(expected)
+    if bad.any():
+        expected = np.array(expected, dtype=np.float64)
+        expected[bad] = _expected_if_alive_by_quadrature(r, alpha, a, b, x[bad], t_cap[bad],
+                                                         t[bad])
+    return expected
+
+
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(64)
+
+
+def _expected_if_alive_by_quadrature(r: float, alpha: float, a: float, b: float,
+                                     x: np.ndarray, t_cap: np.ndarray,
+                                     t: np.ndarray) -> np.ndarray:
+    """Last resort for what both closed forms cannot evaluate (huge a and b with a long
+    horizon): given p, alive customers expect (1 - ((alpha+T)/(alpha+T+p t))^(r+x)) / p
+    purchases, and p | alive ~ Beta(a, b+x). Integrate over p's quantiles with 64-point
+    Gauss-Legendre. The integrand is bounded and smooth in p: the error is below 1e-6 when
+    Beta(a, b+x) is concentrated (the only case that gets here) and ~1e-4 at worst for
+    ordinary parameters (tested)."""
+    u = 0.5 * (_GL_NODES + 1.0)
+    p = beta_distribution.ppf(u[None, :], a, (b + x)[:, None])
+    p = np.clip(p, 1e-300, 1.0)
+    shrink = np.log(alpha + t_cap)[:, None] - np.log(alpha + t_cap[:, None] + p * t[:, None])
+    given_p = -np.expm1((r + x)[:, None] * shrink) / p
+    return 0.5 * given_p @ _GL_WEIGHTS
 
 
 def bgnbd_expected_purchases(params: BetaGeoParams, t: float | np.ndarray, frequency: Any,

@@ -23,6 +23,9 @@ from scipy.special import digamma, gammaln
 
 from ml.clv_fitting import FitResult, as_float_array, first_bad_row, maximise_log_likelihood
 
+# Log-likelihood units that customer-level spend variation must add to count as evidence.
+HOMOGENEOUS_SPEND_GAIN = 0.5
+
 
 @dataclass(frozen=True)
 class GammaGammaParams:
@@ -131,6 +134,24 @@ def fit_gamma_gamma(frequency: Any, monetary_value: Any, *,
     opt = maximise_log_likelihood(objective, theta0, float(x.size))
     params = GammaGammaParams(*map(float, opt.theta))
     correlation = float(np.corrcoef(x, m)[0, 1]) if np.std(x) > 0 and np.std(m) > 0 else 0.0
+    # Does the spend level differ between customers at all? Compare with nu squeezed to its
+    # mean (q, v x 1000). Without evidence the MLE of (q, v) lies at infinity along q/v and
+    # the optimiser stops somewhere on that ridge; expected spend is the same along it.
+    squeezed = np.array([params.p, params.q * 1e3, params.v * 1e3])
+    gain = opt.total_log_likelihood + objective(squeezed)[0] * x.size
+    message = opt.message
+    diagnostics = {
+        "customers_without_repeat_purchase": int((reasons == "no repeat purchase").sum()),
+        "excluded_invalid_spend": int(invalid.sum()),
+        "frequency_monetary_correlation": correlation,
+        "spend_heterogeneity_log_likelihood_gain": float(gain),
+    }
+    if gain < HOMOGENEOUS_SPEND_GAIN:
+        diagnostics["homogeneous_mean_spend"] = params.p * params.v / params.q
+        message += (f"; no evidence that the spend level differs between customers "
+                    f"(log-likelihood gain {gain:.3g} < {HOMOGENEOUS_SPEND_GAIN}): q and v are "
+                    "not identified beyond their ratio, every customer's mean spend is "
+                    f"p*v/q = {params.p * params.v / params.q:.4g}")
     return FitResult(
         model="gamma_gamma",
         params=params,
@@ -140,12 +161,8 @@ def fit_gamma_gamma(frequency: Any, monetary_value: Any, *,
         converged=opt.converged,
         seconds=time.perf_counter() - started,
         standard_errors=dict(zip(("p", "q", "v"), map(float, opt.standard_errors), strict=True)),
-        message=opt.message,
-        diagnostics={
-            "customers_without_repeat_purchase": int((reasons == "no repeat purchase").sum()),
-            "excluded_invalid_spend": int(invalid.sum()),
-            "frequency_monetary_correlation": correlation,
-        },
+        message=message,
+        diagnostics=diagnostics,
     )
 
 

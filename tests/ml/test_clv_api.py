@@ -274,3 +274,55 @@ def test_score_customers_table():
     with pytest.raises(ValueError, match="monetary_value"):
         score_customers(summary.drop(columns="monetary_value"), CDNOW_LIKE, SPEND,
                         margin_rate=0.3)
+
+
+def test_module_docstring_example_runs_on_a_warehouse_table(tmp_path):
+    """The example in ml/clv.py, run as written against a fct_orders-shaped DuckDB table."""
+    rng = np.random.default_rng(3)
+    customers = np.repeat(np.arange(400), rng.poisson(3, size=400) + 1)
+    first = rng.integers(0, 300, size=400)
+    day = first[customers] + (rng.exponential(60, size=customers.size)
+                              * (np.arange(customers.size) > np.searchsorted(
+                                  customers, customers))).astype(int)
+    orders = pd.DataFrame({
+        "customer_key": [f"c{c}" for c in customers],
+        "order_date": pd.Timestamp("2024-01-01") + pd.to_timedelta(day, unit="D"),
+        # spend level varies by customer (the Gamma-Gamma story): scale 10 / nu, nu ~ Gamma(4, 4)
+        "net_revenue": np.round(rng.gamma(4, 10 / rng.gamma(4, 1 / 4, size=400)[customers]), 2),
+        "is_cancelled": rng.random(customers.size) < 0.05,
+    })
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    con.execute("CREATE SCHEMA marts")
+    con.execute("CREATE TABLE marts.fct_orders AS SELECT * FROM orders")
+    as_of = dt.date(2025, 3, 31)
+
+    summary = rfm_summary("SELECT customer_key, order_date, net_revenue FROM marts.fct_orders"
+                          " WHERE customer_key IS NOT NULL AND NOT is_cancelled", as_of,
+                          customer_col="customer_key", date_col="order_date",
+                          amount_col="net_revenue", time_unit_days=7, connection=con)
+    bg = fit_bgnbd(summary["frequency"], summary["recency"], summary["T"])
+    gg = fit_gamma_gamma(summary["frequency"], summary["monetary_value"], on_invalid="exclude")
+    scores = score_customers(summary, bg.params, gg.params, margin_rate=0.35)
+    artifact = {"bgnbd": bg.to_dict(), "gamma_gamma": gg.to_dict()}
+    params = BetaGeoParams.from_dict(json.loads(json.dumps(artifact))["bgnbd"]["params"])
+    con.close()
+
+    assert params == bg.params and bg.converged and gg.converged
+    assert len(scores) == orders.loc[~orders.is_cancelled, "customer_key"].nunique()
+    assert scores["clv"].notna().all() and (scores["clv"] >= 0).all()
+
+
+def test_homogeneous_spend_fit_is_flagged():
+    """Every customer with the same spend level: (q, v) run off to infinity along q/v."""
+    rng = np.random.default_rng(11)
+    x = rng.integers(1, 8, size=3_000)
+    zbar = rng.gamma(4.0 * x, 10.0 / x)  # mean of x Gamma(4, scale 10) spends, nu fixed
+    fit = fit_gamma_gamma(x, zbar)
+    print(f"\nhomogeneous spend: {fit.params.to_dict()}, {fit.diagnostics}")
+    assert fit.diagnostics["spend_heterogeneity_log_likelihood_gain"] < 0.5
+    assert fit.diagnostics["homogeneous_mean_spend"] == pytest.approx(40.0, rel=0.03)
+    spend = gamma_gamma_expected_spend(fit.params, x, zbar)
+    assert np.all(np.isfinite(spend)) and np.ptp(spend) < 1.0  # everyone close to 40
+    heterogeneous = fit_gamma_gamma(x, zbar * rng.gamma(4, 1 / 4, size=x.size))
+    assert heterogeneous.diagnostics["spend_heterogeneity_log_likelihood_gain"] > 10
+    assert "homogeneous_mean_spend" not in heterogeneous.diagnostics

@@ -101,6 +101,9 @@ def test_bgnbd_reproduces_published_estimates(bgnbd_fit, published_summary):
           f"relative errors {errors}; SE {bgnbd_fit.standard_errors}")
     assert bgnbd_fit.converged, bgnbd_fit.message
     assert max(errors.values()) < 0.01, f"relative errors vs published: {errors}"
+    gain = bgnbd_fit.diagnostics["dropout_heterogeneity_log_likelihood_gain"]
+    print(f"dropout heterogeneity: log-likelihood gain {gain:.1f} over a single p")
+    assert gain > 10 and "homogeneous_dropout_probability" not in bgnbd_fit.diagnostics
     assert bgnbd_fit.log_likelihood == pytest.approx(PUBLISHED_LL, abs=0.01), \
         f"log-likelihood {bgnbd_fit.log_likelihood} vs published {PUBLISHED_LL}"
     # the optimum really is a maximum: the published (rounded) parameters score lower

@@ -124,3 +124,25 @@ def test_standard_errors_match_the_spread_of_a_parametric_bootstrap():
     print(f"\nbootstrap SD / Hessian SE of log-parameters, 40 samples of 4,000 customers: "
           f"{ {k: round(float(v), 3) for k, v in ratio.items()} }")
     assert all(0.7 < v < 1.4 for v in ratio.values()), ratio
+
+
+def test_homogeneous_dropout_fit_is_flagged_and_still_predicts():
+    """When every customer has the same dropout probability, the MLE of (a, b) is at
+    infinity along a/(a+b) = p. The fit must say so, and the predictions (where the textbook
+    2F1 forms overflow) must stay finite and unbiased."""
+    truth = BetaGeoParams(r=2.0, alpha=10.0, a=3e5, b=7e5)  # p = 0.3 for everybody
+    rng = np.random.default_rng(5)
+    d = sample_bgnbd_customers(truth, rng.integers(100, 400, size=20_000) / 7, holdout=52,
+                               seed=rng)
+    fit = fit_bgnbd(d["frequency"], d["recency"], d["T"])
+    p = fit.diagnostics.get("homogeneous_dropout_probability")
+    predicted = bgnbd_expected_purchases(fit.params, 52, d["frequency"], d["recency"], d["T"])
+    ratio = predicted.sum() / d["frequency_holdout"].sum()
+    print(f"\nhomogeneous dropout: fitted {fit.params.to_dict()}, p {p}, message "
+          f"{fit.message!r}; holdout predicted/actual {ratio:.4f}")
+    assert p == pytest.approx(0.3, abs=0.02)
+    assert "same for everyone" in fit.message
+    assert fit.diagnostics["dropout_heterogeneity_log_likelihood_gain"] < 0.5
+    assert fit.params.r == pytest.approx(2.0, rel=0.1)
+    assert np.all(np.isfinite(predicted))
+    assert abs(ratio - 1) < 0.05
