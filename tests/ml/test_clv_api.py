@@ -326,3 +326,20 @@ def test_homogeneous_spend_fit_is_flagged():
     heterogeneous = fit_gamma_gamma(x, zbar * rng.gamma(4, 1 / 4, size=x.size))
     assert heterogeneous.diagnostics["spend_heterogeneity_log_likelihood_gain"] > 10
     assert "homogeneous_mean_spend" not in heterogeneous.diagnostics
+
+
+def test_quadrature_fallback_agrees_with_the_closed_form():
+    """The last-resort integral over p equals the 2F1 closed form where both work."""
+    from ml.bgnbd import _expected_if_alive, _expected_if_alive_by_quadrature
+
+    cases = [  # r, alpha, a, b, x, T, t
+        (0.243, 4.414, 0.793, 2.426, 2, 38.86, 39.0),
+        (0.243, 30.9, 0.793, 2.426, 300, 700.0, 3650.0),
+        (0.8, 12.0, 5.0, 3.0, 10, 30.0, 500.0),
+        (2.0, 10.0, 430.0, 1018.0, 3, 40.0, 52.0),
+    ]
+    for r, alpha, a, b, x, t_cap, t in cases:
+        closed = _expected_if_alive(r, alpha, a, b, x, t_cap, t)
+        integral = _expected_if_alive_by_quadrature(r, alpha, a, b, np.array([float(x)]),
+                                                    np.array([t_cap]), np.array([t]))[0]
+        assert integral == pytest.approx(float(closed), rel=1e-3), (r, alpha, a, b, x)
