@@ -54,7 +54,8 @@ def time_summary(transactions: int, customers: int, seed: int) -> dict:
     """Seconds for the DuckDB summary of ``transactions`` rows over two years of days."""
     import duckdb
 
-    con = duckdb.connect(config={"enable_progress_bar": False})
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     con.execute(f"SELECT setseed({(seed % 1000) / 1000})")
     con.execute(f"""
         CREATE TABLE tx AS
