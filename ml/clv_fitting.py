@@ -68,6 +68,13 @@ def check_summary(frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, ...
     return x, t_x, t_cap
 
 
+def _json_number(value: Any) -> Any:
+    """NaN/inf are not JSON (json.dumps writes a bare NaN that strict readers reject): None."""
+    if isinstance(value, float | np.floating) and not np.isfinite(value):
+        return None
+    return value
+
+
 @dataclass
 class FitResult:
     """What a maximum-likelihood fit produced, ready to be stored as JSON (``to_dict``)."""
@@ -84,6 +91,7 @@ class FitResult:
     diagnostics: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: undefined standard errors (a singular Hessian) become None."""
         return {
             "model": self.model,
             "params": self.params.to_dict(),
@@ -92,10 +100,32 @@ class FitResult:
             "iterations": self.iterations,
             "converged": self.converged,
             "seconds": self.seconds,
-            "standard_errors": dict(self.standard_errors),
+            "standard_errors": {k: _json_number(v) for k, v in self.standard_errors.items()},
             "message": self.message,
-            "diagnostics": dict(self.diagnostics),
+            "diagnostics": {k: _json_number(v) for k, v in self.diagnostics.items()},
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FitResult:
+        """Rebuild a stored fit (``to_dict`` output, e.g. read back from JSON)."""
+        from ml.bgnbd import BetaGeoParams
+        from ml.gamma_gamma import GammaGammaParams
+
+        kinds = {"bgnbd": BetaGeoParams, "gamma_gamma": GammaGammaParams}
+        model = data.get("model")
+        if model not in kinds:
+            raise ValueError(f"FitResult.from_dict: unknown model {model!r}; known: "
+                             f"{sorted(kinds)}")
+        required = ("log_likelihood", "n", "iterations", "converged", "seconds")
+        missing = [k for k in required if k not in data]
+        if missing:
+            raise ValueError(f"FitResult.from_dict: stored {model} fit lacks {missing}")
+        fields = {k: data[k] for k in required}
+        return cls(model=model, params=kinds[model].from_dict(data["params"]),
+                   standard_errors={k: float("nan") if v is None else float(v)
+                                    for k, v in data.get("standard_errors", {}).items()},
+                   message=str(data.get("message", "")),
+                   diagnostics=dict(data.get("diagnostics", {})), **fields)
 
 
 @dataclass

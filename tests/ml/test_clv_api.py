@@ -17,6 +17,7 @@ from ml.bgnbd import _BgNbdObjective
 from ml.clv import (
     DAYS_PER_MONTH,
     BetaGeoParams,
+    FitResult,
     GammaGammaParams,
     bgnbd_expected_purchases,
     bgnbd_probability_alive,
@@ -124,8 +125,12 @@ def test_summary_refuses_bad_input():
 
 def test_params_and_fit_results_round_trip_through_json():
     fit = fit_bgnbd([0, 1, 2, 0, 5], [0, 3.0, 8.0, 0, 9.5], [10.0, 10.0, 12.0, 4.0, 10.0])
-    stored = json.loads(json.dumps(fit.to_dict()))
+    stored = json.loads(json.dumps(fit.to_dict(), allow_nan=False))  # strict JSON
     assert BetaGeoParams.from_dict(stored["params"]) == fit.params
+    restored = FitResult.from_dict(stored)
+    assert restored.params == fit.params and restored.to_dict() == fit.to_dict()
+    with pytest.raises(ValueError, match="unknown model"):
+        FitResult.from_dict({**stored, "model": "pareto_nbd"})
     assert stored["n"] == 5 and stored["model"] == "bgnbd"
     assert GammaGammaParams.from_dict(json.loads(json.dumps(SPEND.to_dict()))) == SPEND
     with pytest.raises(ValueError, match="missing field"):
