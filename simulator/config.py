@@ -95,6 +95,17 @@ def default_timezone() -> str:
     return settings().source_timezone
 
 
+# Persons simulated together. A fixed constant (never derived from the machine), so the same
+# seed gives the same bytes everywhere; it bounds memory (one chunk's rows are held at a time).
+# Tests may monkeypatch it to get several chunks from a small world.
+PERSONS_PER_CHUNK = 50_000
+
+
+def chunk_seed(key: list[int], chunk: int) -> list[int]:
+    """Seed of a chunk's random stream: chunk 0 keeps the key of a world simulated in one piece."""
+    return key if chunk == 0 else [*key, chunk]
+
+
 LOCALES = {
     "en_US": {"country": "US", "currency": "USD", "price_scale": 1.0},
     "zh_CN": {"country": "CN", "currency": "CNY", "price_scale": 7.0},

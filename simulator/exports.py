@@ -1,13 +1,19 @@
 """Export files of the e-commerce platform (gzip JSON lines) and the service desk (CSV).
 
-One file per entity per day, ``<system dir>/<entity>/<entity>_<YYYY-MM-DD>.<ext>``, written by
-DuckDB ``COPY`` (gzip output carries no timestamp, so the bytes are reproducible). Exact
-duplicate lines and re-delivered files are injected here, where the line numbers are known.
+One file per entity per day, ``<system dir>/<entity>/<entity>_<YYYY-MM-DD>.<ext>``. Persons are
+simulated in chunks, so a day's file holds rows of every chunk: each chunk writes its rendered
+rows to a Parquet *part* (:func:`write_part`), and :func:`write_daily_files` merges the parts,
+orders every day's rows, numbers the lines, and splits one DuckDB ``COPY`` output into the
+per-day files (one COPY per file cost ~3 ms each, minutes for a large world). Gzip is written
+with ``mtime=0``, so the bytes are reproducible. Exact duplicate lines and re-delivered files
+are injected here, where the line numbers are known.
 """
 
 from __future__ import annotations
 
+import gzip
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -20,6 +26,9 @@ from warehouse.source_contract import source_table
 SYSTEM_DIRS = {"ecommerce": "ecommerce", "service_desk": "service_desk"}
 EXTENSIONS = {"ecommerce": "jsonl.gz", "service_desk": "csv"}
 MONEY = {"unit_price", "shipping_amount", "total_amount"}
+BUCKET_ROWS = 2_000_000  # rows merged at once: bounds the merge's memory at any world size
+GZIP_LEVEL = 6
+SORT_KEYS = "_vis, {pk}, _copy, _chunk, _pos"  # within a day; _chunk, _pos break exact ties
 
 
 def file_name(system: str, entity: str, day: date, suffix: str = "") -> str:
@@ -33,29 +42,8 @@ def local_to_utc(ts: pd.Series, tz: str) -> pd.Series:
     return loc.dt.tz_convert("UTC").dt.tz_localize(None)
 
 
-def write_table(system: str, entity: str, df: pd.DataFrame, out_dir: Path, cfg,
-                t0: float, t1: float, rng: np.random.Generator) -> tuple[list[dict], pd.DataFrame]:
-    """Write one entity's rows of a window; return (file records, defects with file and line)."""
-    from simulator.timeline import to_timestamp
-
-    spec = source_table(system, entity)
-    d = cfg.defects
-    df = df.copy()
-    df["_file_day"] = np.clip(np.floor(df["_vis"].to_numpy()), t0, t1 - 1).astype(int)
-    # exact duplicate lines, right after the original
-    dup = rng.random(len(df)) < d.duplicate_row
-    copies = df.loc[dup].copy()
-    copies["_defects"] = ":duplicate_row;"
-    df["_copy"], copies["_copy"] = 0, 1
-    df = pd.concat([df, copies], ignore_index=True)
-    pk = spec.primary_key[0]
-    df = df.sort_values(["_file_day", "_vis", pk, "_copy"], kind="stable").reset_index(drop=True)
-    df["_line"] = df.groupby("_file_day").cumcount() + 1
-    for col in spec.columns:
-        if col.type == "TIMESTAMP":
-            ts = to_timestamp(cfg.start_date, df[col.name].to_numpy())
-            ts[df[col.name].isna().to_numpy()] = pd.NaT
-            df[col.name] = local_to_utc(ts, cfg.timezone) if system == "ecommerce" else ts
+def _select_list(system: str, spec) -> list[str]:
+    """Rendered contract columns (text timestamps, money as DECIMAL, nested JSON/struct)."""
     select = []
     for col in spec.columns:
         q = f'"{col.name}"'
@@ -68,39 +56,111 @@ def write_table(system: str, entity: str, df: pd.DataFrame, out_dir: Path, cfg,
             select.append(f"CAST({q} AS JSON) AS {q}")
         elif col.type == "JSON" and col.name == "address":
             select.append("CASE WHEN street IS NULL AND city IS NULL AND postal_code IS NULL "
-                          "THEN NULL ELSE struct_pack(street := street, city := city, "
-                          "postal_code := postal_code, country_code := country_code) END "
-                          "AS address")
+                          "THEN NULL ELSE struct_pack(street := street::VARCHAR, "
+                          "city := city::VARCHAR, postal_code := postal_code::VARCHAR, "
+                          "country_code := country_code::VARCHAR) END AS address")
+        elif col.type == "TEXT":
+            select.append(f"CAST({q} AS VARCHAR) AS {q}")
+        elif col.type == "INTEGER":
+            select.append(f"CAST({q} AS BIGINT) AS {q}")
         else:
             select.append(q)
+    return select
+
+
+def write_part(system: str, entity: str, df: pd.DataFrame, part: Path, cfg, t0: float,
+               t1: float, rng: np.random.Generator, chunk: int) -> None:
+    """Render one chunk's rows of an entity into a Parquet part (sort keys kept for the merge)."""
+    from simulator.timeline import to_timestamp
+
+    spec = source_table(system, entity)
+    df = df.copy()
+    df["_file_day"] = np.clip(np.floor(df["_vis"].to_numpy()), t0, t1 - 1).astype(int)
+    df["_pos"] = np.arange(len(df))
+    # exact duplicate lines, right after the original
+    dup = rng.random(len(df)) < cfg.defects.duplicate_row
+    copies = df.loc[dup].copy()
+    copies["_defects"] = ":duplicate_row;"
+    df["_copy"], copies["_copy"] = 0, 1
+    df = pd.concat([df, copies], ignore_index=True)
+    df["_chunk"] = chunk
+    for col in spec.columns:
+        if col.type == "TIMESTAMP":
+            ts = to_timestamp(cfg.start_date, df[col.name].to_numpy())
+            ts[df[col.name].isna().to_numpy()] = pd.NaT
+            df[col.name] = local_to_utc(ts, cfg.timezone) if system == "ecommerce" else ts
+    keep = ["_file_day", "_vis", "_copy", "_chunk", "_pos", "_defects"] + \
+        [c for c in spec.column_names if c != "address"] + \
+        (["street", "city", "postal_code", "country_code"] if "address" in spec.column_names
+         else [])
     con = duckdb.connect(config={"threads": 1})
-    con.register("rows_df", df)
-    con.execute(f"CREATE TABLE r AS SELECT _file_day, _line, {', '.join(select)} "
-                "FROM rows_df ORDER BY _file_day, _line")
-    con.unregister("rows_df")
-    files = []
+    try:
+        con.register("rows_df", df[keep])
+        part.parent.mkdir(parents=True, exist_ok=True)
+        con.execute("COPY (SELECT _file_day::INTEGER AS _file_day, _vis::DOUBLE AS _vis, "
+                    "_copy::INTEGER AS _copy, _chunk::INTEGER AS _chunk, _pos::BIGINT AS _pos, "
+                    f"_defects::VARCHAR AS _defects, {', '.join(_select_list(system, spec))} "
+                    f"FROM rows_df ORDER BY _file_day) TO '{part}' (FORMAT parquet)")
+    finally:
+        con.close()
+
+
+def write_daily_files(system: str, entity: str, parts: list[Path], out_dir: Path, cfg,
+                      t0: float, scratch: Path) -> tuple[list[dict], pd.DataFrame]:
+    """Merge an entity's parts into per-day files; return (file records, defects with lines)."""
+    spec = source_table(system, entity)
+    pk = spec.primary_key[0]
     base = cfg.start_date
-    counts = df.groupby("_file_day").size()
-    fmt = "(FORMAT json, COMPRESSION gzip)" if system == "ecommerce" else "(FORMAT csv, HEADER)"
+    con = duckdb.connect(config={"threads": 2, "memory_limit": "2GB",
+                                 "temp_directory": str(scratch / "duckdb_tmp"),
+                                 "preserve_insertion_order": True})
+    src = "read_parquet([" + ", ".join(f"'{p}'" for p in parts) + "])"
+    counts = con.execute(f"SELECT _file_day, count(*) FROM {src} GROUP BY 1 ORDER BY 1").fetchall()
     cols = ", ".join(f'"{c}"' for c in spec.column_names)
+    header = (",".join(spec.column_names) + "\n").encode() if system == "service_desk" else b""
+    fmt = "(FORMAT json)" if system == "ecommerce" else "(FORMAT csv, HEADER false)"
     redeliver_rng = np.random.default_rng([cfg.seed, 11, int(t0), sum(map(ord, entity))])
-    for fday, n in counts.items():
-        day = base + timedelta(days=int(fday))
-        rel = file_name(system, entity, day)
-        path = out_dir / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        con.execute(f"COPY (SELECT {cols} FROM r WHERE _file_day = {int(fday)} ORDER BY _line) "
-                    f"TO '{path}' {fmt}")
-        files.append({"file": rel, "system": system, "entity": entity, "day": day.isoformat(),
-                      "rows": int(n), "redelivery_of": None})
-        if redeliver_rng.random() < d.redelivery:
-            rel2 = file_name(system, entity, day, "_redelivery")
-            shutil.copyfile(path, out_dir / rel2)
-            files.append({"file": rel2, "system": system, "entity": entity,
-                          "day": day.isoformat(), "rows": int(n), "redelivery_of": rel})
+    files: list[dict] = []
+    defect_frames = []
+    text = scratch / f"{entity}.txt"
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for lo, hi in _buckets(counts):
+            con.execute(f"""CREATE OR REPLACE TEMP TABLE b AS
+                SELECT *, row_number() OVER (PARTITION BY _file_day
+                    ORDER BY {SORT_KEYS.format(pk=f'"{pk}"')}) AS _line
+                FROM {src} WHERE _file_day BETWEEN {lo} AND {hi}""")
+            con.execute(f"COPY (SELECT {cols} FROM b ORDER BY _file_day, _line) TO '{text}' {fmt}")
+            day_counts = [(d, n) for d, n in counts if lo <= d <= hi]
+            data = text.read_bytes()
+            ends = _line_ends(data, [n for _, n in day_counts], text)
+            start = 0
+            jobs = []
+            for (fday, n), end in zip(day_counts, ends, strict=True):
+                day = base + timedelta(days=int(fday))
+                rel = file_name(system, entity, day)
+                body = header + data[start:end]
+                start = end
+                jobs.append(pool.submit(_write_file, out_dir / rel, body, system == "ecommerce"))
+                files.append({"file": rel, "system": system, "entity": entity,
+                              "day": day.isoformat(), "rows": int(n), "redelivery_of": None})
+                if redeliver_rng.random() < cfg.defects.redelivery:
+                    rel2 = file_name(system, entity, day, "_redelivery")
+                    jobs.append((out_dir / rel, out_dir / rel2))
+                    files.append({"file": rel2, "system": system, "entity": entity,
+                                  "day": day.isoformat(), "rows": int(n), "redelivery_of": rel})
+            for job in jobs:  # redeliveries copy the finished original
+                if isinstance(job, tuple):
+                    shutil.copyfile(*job)
+                else:
+                    job.result()
+            del data
+            d = con.execute(f'SELECT "{pk}", _file_day, _line, _defects FROM b '
+                            "WHERE _defects <> '' ORDER BY _file_day, _line").df()
+            defect_frames.append(_explode_defects(d, system, entity, pk, lambda fd: file_name(
+                system, entity, base + timedelta(days=int(fd)))))
     con.close()
-    defects = _explode_defects(df, system, entity, pk, lambda fd: file_name(
-        system, entity, base + timedelta(days=int(fd))))
+    text.unlink(missing_ok=True)
+    defects = pd.concat(defect_frames, ignore_index=True) if defect_frames else empty_defects()
     redeliveries = [f for f in files if f["redelivery_of"]]
     if redeliveries:
         extra = pd.DataFrame({"system": system, "table": entity, "record_id": None,
@@ -108,6 +168,37 @@ def write_table(system: str, entity: str, df: pd.DataFrame, out_dir: Path, cfg,
                               "column": None, "defect_type": "redelivered_file"})
         defects = pd.concat([defects, extra], ignore_index=True)
     return files, defects
+
+
+def _buckets(counts: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Consecutive day ranges of at most BUCKET_ROWS rows (a bigger single day stays whole)."""
+    out, lo, prev, rows = [], None, None, 0
+    for day, n in counts:
+        if lo is not None and rows + n > BUCKET_ROWS:
+            out.append((lo, prev))
+            lo, rows = None, 0
+        if lo is None:
+            lo = day
+        rows += n
+        prev = day
+    if lo is not None:
+        out.append((lo, prev))
+    return out
+
+
+def _line_ends(data: bytes, rows_per_day: list[int], path: Path) -> list[int]:
+    """Byte offset just past each day's last line (every row is exactly one line)."""
+    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    total = int(sum(rows_per_day))
+    if len(newlines) != total:
+        raise ValueError(f"{path}: {len(newlines)} lines for {total} rows; a value holds a line "
+                         "break, so rows cannot be split into per-day files")
+    return (newlines[np.cumsum(rows_per_day) - 1] + 1).tolist()
+
+
+def _write_file(path: Path, body: bytes, compress: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0) if compress else body)
 
 
 def _explode_defects(df: pd.DataFrame, system: str, table: str, pk: str, file_of) -> pd.DataFrame:

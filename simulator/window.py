@@ -25,6 +25,7 @@ from simulator.behaviour import (
     simulate_purchases,
 )
 from simulator.clickstream import build_sessions
+from simulator.config import chunk_seed
 from simulator.identity import draw_identities
 from simulator.population import NEVER
 from simulator.records import ADDRESS, add_defect, identity_rows
@@ -43,10 +44,12 @@ def _blank(n: int) -> np.ndarray:
 
 
 class Window:
-    def __init__(self, world, t0: float, t1: float):
-        self.w, self.t0, self.t1 = world, t0, t1
+    def __init__(self, world, chunk, t0: float, t1: float, last_chunk: bool = True):
+        self.w, self.c, self.t0, self.t1 = world, chunk, t0, t1
         self.cfg = world.cfg
-        self.rng = np.random.default_rng([self.cfg.seed, 7, int(round(t0 * 1000))])
+        self.last_chunk = last_chunk  # the product master changes once per window, at the end
+        self.rng = np.random.default_rng(chunk_seed([self.cfg.seed, 7, int(round(t0 * 1000))],
+                                                    chunk.index))
         self.tables: dict[str, pd.DataFrame] = {}
 
     # -- helpers ---------------------------------------------------------------------------
@@ -67,7 +70,7 @@ class Window:
     # -- the window ------------------------------------------------------------------------
     def run(self) -> dict[str, pd.DataFrame]:
         w, rng = self.w, self.rng
-        persons = w.persons
+        persons = self.c.persons
         moves = self.plan_moves()
         self.create_records(moves)
         self.apply_moves(moves)
@@ -93,12 +96,13 @@ class Window:
         self.render_clickstream(sessions, events, orders)
         self.render_reviews(reviews, orders)
         self.render_service(tickets, surveys, orders)
-        self.render_products()
+        if self.last_chunk:
+            self.render_products()
         return self.tables
 
     # -- persons and their records -----------------------------------------------------------
     def plan_moves(self) -> pd.DataFrame:
-        p = self.w.persons
+        p = self.c.persons
         rate = self.cfg.behaviour.move_rate_per_year / 365.0
         start = np.maximum(p["acquired_day"].to_numpy(), self.t0)
         span = np.maximum(self.t1 - start, 0)
@@ -113,7 +117,7 @@ class Window:
 
     def create_records(self, moves: pd.DataFrame) -> None:
         """Members, duplicate members, accounts and duplicate accounts born in this window."""
-        p = self.w.persons
+        p = self.c.persons
         specs = [("member", "member_day", "member_id", False),
                  ("member", "dup_member_day", "dup_member_id", True),
                  ("account", "account_day", "account_num", False),
@@ -138,7 +142,7 @@ class Window:
 
     def persons_at(self, idx: np.ndarray, day: np.ndarray, moves: pd.DataFrame) -> pd.DataFrame:
         """Attributes of persons as of ``day`` (a move earlier in this window applies)."""
-        sub = self.w.persons.loc[idx].reset_index(drop=True)
+        sub = self.c.persons.loc[idx].reset_index(drop=True)
         if len(moves):
             mv = moves.set_index("person_idx")
             has = np.isin(idx, mv.index.to_numpy())
@@ -153,7 +157,7 @@ class Window:
         return sub
 
     def render_identity_records(self, kind: str, sel: pd.DataFrame, moves: pd.DataFrame) -> None:
-        cfg, rng, w = self.cfg, self.rng, self.w
+        cfg, rng = self.cfg, self.rng
         idx = sel["person_idx"].to_numpy()
         day = sel["day"].to_numpy()
         people = self.persons_at(idx, day, moves)
@@ -171,18 +175,18 @@ class Window:
             rows["home_store_id"] = [f"S{i + 1:03d}" for i in people["home_store"].to_numpy()]
             rows["updated_at"] = day
             rows.loc[rows["_is_duplicate"].to_numpy(), "_defects"] += ":duplicate_record;"
-            w.add_records("erp", "members", rows, [str(i) for i in nums])
+            self.c.add_records("erp", "members", rows, [str(i) for i in nums])
         else:
             rows["customer_id"] = [f"C{i:07d}" for i in nums]
-            primary_member = w.persons.loc[idx, "member_id"].to_numpy()
-            linked = w.persons.loc[idx, "linked"].to_numpy() & (primary_member > 0)
+            primary_member = self.c.persons.loc[idx, "member_id"].to_numpy()
+            linked = self.c.persons.loc[idx, "linked"].to_numpy() & (primary_member > 0)
             rows["loyalty_member_no"] = np.where(
                 linked, pd.Series(primary_member).map(lambda i: f"M{i:08d}"), None)
             rows["marketing_consent"] = people["opt_in"].to_numpy()
             rows["created_at"] = day
             rows["updated_at"] = day
             rows.loc[rows["_is_duplicate"].to_numpy(), "_defects"] += ":duplicate_record;"
-            w.add_records("ecommerce", "customers", rows, rows["customer_id"].tolist())
+            self.c.add_records("ecommerce", "customers", rows, rows["customer_id"].tolist())
         self.emit_record_versions(kind, rows)
 
     def emit_record_versions(self, kind: str, rows: pd.DataFrame) -> None:
@@ -194,12 +198,13 @@ class Window:
 
     def apply_moves(self, moves: pd.DataFrame) -> None:
         """A person moves: existing member rows are updated, accounts re-exported."""
-        w = self.w
         if not len(moves):
             return
         mv = moves.set_index("person_idx")
         for kind, table in (("member", "members"), ("account", "customers")):
-            recs = w.records[table]
+            recs = self.c.records.get(table)
+            if recs is None:
+                continue
             has = recs["_person_idx"].isin(mv.index).to_numpy()
             if not has.any():
                 continue
@@ -216,11 +221,11 @@ class Window:
             recs.loc[r.index, ADDRESS[:3] + ["updated_at"]] = r[ADDRESS[:3] + ["updated_at"]]
             self.emit_record_versions(kind, r)
         for c in ADDRESS[:3]:
-            w.persons.loc[mv.index, c] = mv[c].to_numpy()
+            self.c.persons.loc[mv.index, c] = mv[c].to_numpy()
 
     # -- orders -------------------------------------------------------------------------------
     def persons_with_walkin(self) -> pd.DataFrame:
-        p = self.w.persons
+        p = self.c.persons
         b = self.cfg.behaviour
         walkin = pd.DataFrame({"gg_p": [b.gg_p], "nu": [b.gg_q / b.gg_gamma], "fav1": [0],
                                "fav2": [3]}, index=[-1])
@@ -239,7 +244,7 @@ class Window:
 
     def assign_order_facts(self, orders: pd.DataFrame, lines: pd.DataFrame) -> None:
         """Which member / account / store an order is booked under, ids and status."""
-        p, rng, b = self.w.persons, self.rng, self.cfg.behaviour
+        p, rng, b = self.c.persons, self.rng, self.cfg.behaviour
         n = len(orders)
         pi = orders["person_idx"].to_numpy()
         known = pi >= 0
@@ -427,7 +432,7 @@ class Window:
     # -- click-stream -------------------------------------------------------------------------
     def render_clickstream(self, sessions, events, orders) -> None:
         rng, d = self.rng, self.cfg.defects
-        p = self.w.persons
+        p = self.c.persons
         n = len(sessions)
         pi = sessions["person_idx"].to_numpy()
         op = sessions["order_pos"].to_numpy()
@@ -502,7 +507,7 @@ class Window:
     # -- service desk --------------------------------------------------------------------------
     def assign_contacts(self, tickets: pd.DataFrame) -> pd.DataFrame:
         """First ticket of a person creates their contact; agents sometimes create a duplicate."""
-        p, rng = self.w.persons, self.rng
+        p, rng = self.c.persons, self.rng
         t = tickets.sort_values(["created", "person_idx"], kind="stable").reset_index(drop=True)
         t["ticket_pos"] = np.arange(len(t))
         t["ticket_num"] = self.next_ids("ticket", len(t))
@@ -522,7 +527,7 @@ class Window:
         t["dup_contact"] = new_dup
         # contacts rows
         c = t.loc[new]
-        people = self.w.persons.loc[c["person_idx"].to_numpy()].reset_index(drop=True)
+        people = self.c.persons.loc[c["person_idx"].to_numpy()].reset_index(drop=True)
         rows = identity_rows(people, "contact", c["dup_contact"].to_numpy() &
                              (rng.random(len(c)) < 0.3), self.cfg, rng, phone_base=1)
         rows["contact_id"] = [f"SD-{i:06d}" for i in c["contact_num"].to_numpy()]
@@ -532,7 +537,7 @@ class Window:
         rows["_day"] = c["created"].to_numpy()
         rows["_is_duplicate"] = c["dup_contact"].to_numpy()
         rows.loc[rows["_is_duplicate"].to_numpy(), "_defects"] += ":duplicate_record;"
-        self.w.add_records("service_desk", "contacts", rows, rows["contact_id"].tolist())
+        self.c.add_records("service_desk", "contacts", rows, rows["contact_id"].tolist())
         rows["_vis"] = rows["created_at"]
         self.emit("contacts", rows)
         return t
@@ -595,7 +600,7 @@ class Window:
         del k
 
     def nps_answers(self) -> pd.DataFrame:
-        p, rng = self.w.persons, self.rng
+        p, rng = self.c.persons, self.rng
         frames = []
         for q in quarter_starts(self.cfg.start_date, self.t0, self.t1):
             has = p["contact_num"].to_numpy() > 0
