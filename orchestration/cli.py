@@ -50,7 +50,7 @@ def build_everything_job():
     """Module-level factory so Dagster can reconstruct the job in its own process."""
     from orchestration.definitions import defs
 
-    return defs.get_job_def("build_everything")
+    return defs.resolve_job_def("build_everything")
 
 
 def _follow_progress(instance, tag_value: str, done: threading.Event) -> None:
@@ -141,6 +141,20 @@ def quality() -> None:
     from expectations.report import latest_results_text
 
     click.echo(latest_results_text(s.warehouse_path))
+
+
+@main.command()
+@click.option("--customer", required=True, help="customer_key or e-mail of the person")
+def forget(customer: str) -> None:
+    """Erase a person from every warehouse file (right to erasure), audited without PII."""
+    export_environment()
+    from warehouse.pii.erasure import forget as erase
+    from warehouse.report_builder.build import build_report
+
+    result = erase(customer, rebuild_report=build_report)
+    click.echo(result.summary())
+    if not result.clean:
+        sys.exit(1)
 
 
 @main.command()

@@ -73,4 +73,9 @@ def export_environment() -> Settings:
     os.environ.setdefault("DAGSTER_HOME", str(s.dagster_home))
     s.dagster_home.mkdir(parents=True, exist_ok=True)
     s.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    # dbt's pseudonymize() macro reads the key from the environment; without it pseudonyms
+    # would fall back to a public development key.
+    from warehouse.pii.keys import export_pseudonym_key
+
+    export_pseudonym_key()
     return s
