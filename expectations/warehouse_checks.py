@@ -9,12 +9,14 @@ are identified by the suite's record key only; no column value is ever returned.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 
 import duckdb
 
 from expectations.outcome import MAX_FAILING_KEYS, Outcome
 from expectations.suite_files import ExpectationSpec, Suite
+from warehouse.config import settings
 
 
 def _q(name: str) -> str:
@@ -37,11 +39,25 @@ def table_columns(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, str] |
     return {c: t for c, t in rows} or None
 
 
-def _as_of() -> dt.datetime:
+def as_of() -> tuple[dt.datetime, str]:
+    """The time freshness is measured against, and where it came from.
+
+    ``CRMW_QUALITY_AS_OF`` when set; for the demo sources, the end of the simulated world's
+    last day (the simulator's ``_truth/manifest.json``: its clock is not the wall clock);
+    otherwise now (UTC).
+    """
     value = os.environ.get("CRMW_QUALITY_AS_OF")
     if value:
-        return dt.datetime.fromisoformat(value).replace(tzinfo=None)
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        return dt.datetime.fromisoformat(value).replace(tzinfo=None), "CRMW_QUALITY_AS_OF"
+    manifest = settings().truth_dir / "manifest.json"
+    if manifest.exists():
+        try:
+            end = json.loads(manifest.read_text())["world_end_date"]
+            day = dt.date.fromisoformat(end)
+            return dt.datetime.combine(day, dt.time(23, 59, 59)), "end of the simulated world"
+        except (ValueError, KeyError) as exc:
+            raise ValueError(f"{manifest}: no valid world_end_date ({exc})") from exc
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None), "now"
 
 
 def _count(con, suite: Suite) -> int:
@@ -87,11 +103,12 @@ def freshness(con, suite: Suite, spec: ExpectationSpec, columns: dict, **_) -> O
     if newest is None:
         return Outcome(suite, spec, False, observed_value="no parseable timestamp",
                        details=f"no row has a parseable {col}")
-    age_hours = (_as_of() - newest).total_seconds() / 3600
+    reference, source = as_of()
+    age_hours = (reference - newest).total_seconds() / 3600
     return Outcome(
         suite, spec, age_hours <= max_age,
         observed_value=f"newest {col} {newest.isoformat(sep=' ')} is {age_hours:.1f} h old "
-                       f"(limit {max_age:g} h)",
+                       f"at {reference.isoformat(sep=' ')} ({source}; limit {max_age:g} h)",
     )
 
 
