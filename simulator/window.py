@@ -248,7 +248,7 @@ class Window:
         n = len(orders)
         pi = orders["person_idx"].to_numpy()
         known = pi >= 0
-        pk = np.where(known, pi, 0)
+        pk = np.where(known, pi, p.index[0])  # any row of this chunk; masked by `known`
         day = orders["day"].to_numpy()
         web = orders["is_web"].to_numpy()
 
