@@ -23,7 +23,11 @@ with events as (
         on m.source_table = 'customers' and m.source_id = e.customer_id
 )
 select * from events
-{% if is_incremental() %}
+{% if is_incremental() and var('incremental_start', '') %}
+-- a partitioned run (Dagster): rebuild the rows of its time window
+where event_ts >= timestamp '{{ var("incremental_start") }}'
+  and event_ts < timestamp '{{ var("incremental_end") }}'
+{% elif is_incremental() %}
 where _extracted_at > (select coalesce(max(_extracted_at), timestamp '1900-01-01') from {{ this }})
    or event_id in (
         select t.event_id

@@ -35,7 +35,11 @@ select
     is_cancelled,
     _extracted_at
 from lines
-{% if is_incremental() %}
+{% if is_incremental() and var('incremental_start', '') %}
+-- a partitioned run (Dagster): rebuild the rows of its time window
+where ordered_at >= timestamp '{{ var("incremental_start") }}'
+  and ordered_at < timestamp '{{ var("incremental_end") }}'
+{% elif is_incremental() %}
 where _extracted_at > (select coalesce(max(_extracted_at), timestamp '1900-01-01') from {{ this }})
    or order_line_key in (
         select t.order_line_key

@@ -6,7 +6,7 @@
 -- Pairs seen in fewer than var affinity_min_orders orders are left out (noise).
 with baskets as (
     select distinct l.order_key, l.product_id
-    from {{ ref('fct_order_lines') }} as l
+    from {{ ref('int_order_lines_unified') }} as l
     where not l.is_cancelled
 ),
 n as (select count(distinct order_key) as orders from baskets),

@@ -1,0 +1,70 @@
+"""The dbt project as Dagster sees it: a cached DbtProject whose manifest is never parsed at
+import time except once, when it is missing.
+
+* ``dagster dev`` (DAGSTER_IS_DEV_CLI set): ``prepare_if_dev()`` re-parses on every load, so
+  model edits show up in the UI at once.
+* Everywhere else (``crm-warehouse run``, ``dagster definitions validate``, tests) the manifest in
+  ``dbt_project/target/manifest.json`` is used as is; on a fresh clone, where ``target/`` does
+  not exist, :func:`ensure_manifest` runs ``dbt parse`` once (a few seconds, no warehouse
+  access). After editing models outside ``dagster dev``, refresh it with
+  ``.venv/bin/python -m orchestration.defs.dbt.project`` (or ``dbt parse`` in dbt_project/).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from functools import cache
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+from warehouse.config import DBT_PROJECT_DIR, settings
+
+
+def dbt_executable() -> str:
+    """The dbt next to this Python (the venv's), so an unactivated venv works too."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
+def dbt_environment() -> None:
+    """dbt reads the warehouse path from CRMW_WAREHOUSE_PATH (profiles.yml); default it from
+    the project settings so a bare ``dagster`` command works too. dagster-dbt's own
+    preparer (``dagster dev``) looks for ``dbt`` on PATH, so the venv's bin goes there."""
+    os.environ.setdefault("CRMW_WAREHOUSE_PATH", str(settings().warehouse_path))
+    if shutil.which("dbt") is None:
+        bin_dir = str(Path(dbt_executable()).parent)
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
+@cache
+def crm_dbt_project() -> DbtProject:
+    dbt_environment()
+    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    project.prepare_if_dev()
+    ensure_manifest(project)
+    return project
+
+
+def ensure_manifest(project: DbtProject, force: bool = False) -> None:
+    """Run ``dbt parse`` when the manifest is missing (fresh clone) or ``force`` is set."""
+    if force or not project.manifest_path.exists():
+        from dagster_dbt import DbtCliResource
+
+        dbt_environment()
+        DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
+            ["parse", "--quiet"], target_path=project.target_path
+        ).wait()
+    if not project.manifest_path.exists():
+        raise FileNotFoundError(
+            f"dbt parse did not write {project.manifest_path}; run `dbt parse` in "
+            f"{project.project_dir} to see why"
+        )
+
+
+if __name__ == "__main__":
+    ensure_manifest(DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR),
+                    force=True)
+    print(f"parsed: {DbtProject(project_dir=DBT_PROJECT_DIR).manifest_path}")
