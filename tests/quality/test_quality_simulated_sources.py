@@ -33,7 +33,7 @@ def _simulate_and_check(root, monkeypatch, **defects):
     monkeypatch.delenv("CRMW_ECOMMERCE_DIR", raising=False)
     monkeypatch.delenv("CRMW_SERVICE_DESK_DIR", raising=False)
     rates = dataclasses.replace(DefectRates(), **defects)
-    simulate(SimConfig(customers=200, history_days=14, out_dir=root / "sources",
+    simulate(SimConfig(customers=400, history_days=30, out_dir=root / "sources",
                        defects=rates, verbose=False))
     result = dg.materialize(
         [*ingest_assets, *build_suite_checks(load_suites())],
