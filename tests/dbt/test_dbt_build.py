@@ -3,7 +3,8 @@ reconciliation raw = staged + rejected + duplicates + superseded holds per sourc
 
 from __future__ import annotations
 
-from tests.dbt.conftest import run_dbt
+from dbt_test_helpers import run_dbt
+
 from warehouse.source_contract import SOURCE_TABLES
 
 

@@ -4,6 +4,7 @@ real materialization on a temporary warehouse."""
 from __future__ import annotations
 
 import dagster as dg
+import pytest
 
 from orchestration.defs.dbt.project import crm_dbt_project, ensure_manifest
 
@@ -53,6 +54,7 @@ def test_manifest_is_rebuilt_when_missing(tmp_path, monkeypatch):
     assert crm_dbt_project().manifest_path.exists()
 
 
+@pytest.mark.slow
 def test_materialize_dbt_assets_on_a_temporary_warehouse(built_warehouse, tmp_path,
                                                          monkeypatch):
     from orchestration.defs import dbt

@@ -7,8 +7,8 @@ and the facts built incrementally; a full refresh afterwards must give identical
 from __future__ import annotations
 
 import duckdb
-
-from tests.dbt.conftest import run_dbt
+import pytest
+from dbt_test_helpers import run_dbt
 
 FACTS = ("marts.fct_events", "marts.fct_order_lines")
 HELD = {  # raw table -> its timestamp column (text as delivered, ISO ordered)
@@ -29,6 +29,7 @@ def _differences(con, a: str, b: str) -> int:
                                                         select * from {a}))""").fetchone()[0]
 
 
+@pytest.mark.slow
 def test_incremental_build_equals_full_refresh(built_warehouse, tmp_path):
     copy = built_warehouse.copy_to(tmp_path)
     target = tmp_path / "target"
