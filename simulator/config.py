@@ -98,7 +98,7 @@ def default_timezone() -> str:
 # Persons simulated together. A fixed constant (never derived from the machine), so the same
 # seed gives the same bytes everywhere; it bounds memory (one chunk's rows are held at a time).
 # Tests may monkeypatch it to get several chunks from a small world.
-PERSONS_PER_CHUNK = 50_000
+PERSONS_PER_CHUNK = 25_000
 
 
 def chunk_seed(key: list[int], chunk: int) -> list[int]:

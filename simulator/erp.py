@@ -94,7 +94,7 @@ def rows_as_tuples(spec: SourceTable, data: dict[str, np.ndarray]) -> list[tuple
         else:
             s = pd.Series(v, dtype=object)
             missing = s.isna().to_numpy()
-            out = s.astype(str).to_numpy(dtype=object)
+            out = s.astype(str).to_numpy(dtype=object, copy=True)
             out[missing] = None
             cols.append(out.tolist())
     return list(zip(*cols, strict=True))

@@ -27,7 +27,7 @@ SYSTEM_DIRS = {"ecommerce": "ecommerce", "service_desk": "service_desk"}
 EXTENSIONS = {"ecommerce": "jsonl.gz", "service_desk": "csv"}
 MONEY = {"unit_price", "shipping_amount", "total_amount"}
 BUCKET_ROWS = 2_000_000  # rows merged at once: bounds the merge's memory at any world size
-GZIP_LEVEL = 6
+GZIP_LEVEL = 3  # 3x faster than 6 on these JSON lines for ~15 % larger files
 SORT_KEYS = "_vis, {pk}, _copy, _chunk, _pos"  # within a day; _chunk, _pos break exact ties
 
 
@@ -125,11 +125,11 @@ def write_daily_files(system: str, entity: str, parts: list[Path], out_dir: Path
     text = scratch / f"{entity}.txt"
     with ThreadPoolExecutor(max_workers=2) as pool:
         for lo, hi in _buckets(counts):
-            con.execute(f"""CREATE OR REPLACE TEMP TABLE b AS
-                SELECT *, row_number() OVER (PARTITION BY _file_day
-                    ORDER BY {SORT_KEYS.format(pk=f'"{pk}"')}) AS _line
-                FROM {src} WHERE _file_day BETWEEN {lo} AND {hi}""")
-            con.execute(f"COPY (SELECT {cols} FROM b ORDER BY _file_day, _line) TO '{text}' {fmt}")
+            # one sort; the table keeps that order, so rowid numbers the lines
+            con.execute(f"""CREATE OR REPLACE TEMP TABLE b AS SELECT * FROM {src}
+                WHERE _file_day BETWEEN {lo} AND {hi}
+                ORDER BY _file_day, {SORT_KEYS.format(pk=f'"{pk}"')}""")
+            con.execute(f"COPY (SELECT {cols} FROM b) TO '{text}' {fmt}")  # insertion order
             day_counts = [(d, n) for d, n in counts if lo <= d <= hi]
             data = text.read_bytes()
             ends = _line_ends(data, [n for _, n in day_counts], text)
@@ -154,8 +154,11 @@ def write_daily_files(system: str, entity: str, parts: list[Path], out_dir: Path
                 else:
                     job.result()
             del data
-            d = con.execute(f'SELECT "{pk}", _file_day, _line, _defects FROM b '
-                            "WHERE _defects <> '' ORDER BY _file_day, _line").df()
+            d = con.execute(f'SELECT "{pk}", _file_day, rowid AS _row, _defects FROM b '
+                            "WHERE _defects <> '' ORDER BY rowid").df()
+            first_row = dict(zip([day for day, _ in day_counts],
+                                 np.cumsum([0] + [n for _, n in day_counts])[:-1], strict=True))
+            d["_line"] = d["_row"] - d["_file_day"].map(first_row) + 1
             defect_frames.append(_explode_defects(d, system, entity, pk, lambda fd: file_name(
                 system, entity, base + timedelta(days=int(fd)))))
     con.close()

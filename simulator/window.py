@@ -39,6 +39,15 @@ SUBJECTS = {
 REVIEW_TITLES = {1: "Disappointed", 2: "Not great", 3: "OK", 4: "Good value", 5: "Love it"}
 
 
+def format_ids(fmt: str, nums: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Formatted ids (object array); rows outside ``mask`` get None. Formats only the rows
+    needed: a purchase event's order id, not five million others'."""
+    out = np.full(len(nums), None, dtype=object)
+    idx = np.arange(len(nums)) if mask is None else np.flatnonzero(mask)
+    out[idx] = list(map(fmt.__mod__, np.asarray(nums)[idx].tolist()))
+    return out
+
+
 def _blank(n: int) -> np.ndarray:
     return np.full(n, "", dtype=object)
 
@@ -273,7 +282,8 @@ class Window:
         orders["account_num"] = np.where(web, account, -1)
         home = p.loc[pk, "home_store"].to_numpy()
         store = np.where(known & (rng.random(n) < 0.85), home, rng.integers(0, 12, n))
-        orders["store_id"] = np.where(web, "WEB", pd.Series(store).map(lambda i: f"S{i + 1:03d}"))
+        store_ids = np.array([f"S{i + 1:03d}" for i in range(12)], dtype=object)
+        orders["store_id"] = np.where(web, "WEB", store_ids[store])
         orders["erp_order_id"] = self.next_ids("erp_order", n)
         web_ids = np.full(n, -1)
         web_ids[web] = self.next_ids("web_order", int(web.sum()))
@@ -310,8 +320,7 @@ class Window:
             "member_id": pd.array(np.where(member > 0, member, 0), dtype="Int64"),
             "store_id": orders["store_id"].to_numpy(),
             "channel": np.where(web, "WEB", "STORE"),
-            "web_order_ref": np.where(web, pd.Series(orders["web_order_num"]).map(
-                lambda i: f"W{i:09d}"), None),
+            "web_order_ref": format_ids("W%09d", orders["web_order_num"].to_numpy(), web),
             "order_ts": order_ts,
             "status": status,
             "currency": cfg.currency,
@@ -440,8 +449,8 @@ class Window:
         acct = np.where(pi >= 0, p.loc[np.where(pi >= 0, pi, p.index[0]), "account_num"].to_numpy(),
                         -1)
         acct = np.where(op >= 0, orders["account_num"].to_numpy()[np.maximum(op, 0)], acct)
-        cust = np.where(acct > 0, pd.Series(acct).map(lambda i: f"C{i:07d}"), None)
-        sid = np.array([f"S{i:010d}" for i in sessions["session_num"].to_numpy()], dtype=object)
+        cust = format_ids("C%07d", acct, acct > 0)
+        sid = format_ids("S%010d", sessions["session_num"].to_numpy())
         products = self.w.products
         landing = np.where(sessions["landing_kind"].to_numpy() == "/", "/",
                            "/p/" + products["product_id"].to_numpy()[
@@ -471,14 +480,13 @@ class Window:
         ev_late = late[spos] | (rng.random(m) < d.late_arrival / 4)
         ts = events["ts"].to_numpy()
         ev = pd.DataFrame({
-            "event_id": [f"E{i:012d}" for i in self.next_ids("event", m)],
+            "event_id": format_ids("E%012d", self.next_ids("event", m)),
             "session_id": sid[spos],
             "customer_id": cust[spos],
             "event_type": events["event_type"].to_numpy(),
             "event_ts": ts,
             "product_id": pid,
-            "order_id": np.where(is_purchase, pd.Series(order_num).map(lambda i: f"W{i:09d}"),
-                                 None),
+            "order_id": format_ids("W%09d", order_num, is_purchase),
             "_vis": np.where(ev_late, ts + rng.integers(1, 6, m), ts),
             "_defects": _blank(m),
         })

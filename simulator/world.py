@@ -283,7 +283,7 @@ class World:
             "config": self.cfg.to_json(), "counters": self.counters, "t_end": self.t_end,
             "files": self.files, "windows": self.windows, "rows_written": self.rows_written,
             "persons_per_chunk": self.persons_per_chunk, "chunk_sizes": self.chunk_sizes,
-        }, indent=1) + "\n")
+        }) + "\n")  # no indent: the C encoder (the file list has thousands of entries)
         state = self.out / STATE
         if state.exists():
             shutil.rmtree(state)
