@@ -58,9 +58,12 @@ select
     ) as marketing_opt_in,
     min(created_at) as first_record_created_at,
     max(updated_at) as last_record_updated_at,
-    list_sort(list(source_id) filter (where source_table = 'members')) as erp_member_ids,
-    list_sort(list(source_id) filter (where source_table = 'customers')) as ecommerce_customer_ids,
-    list_sort(list(source_id) filter (where source_table = 'contacts')) as service_contact_ids,
+    coalesce(list_sort(list(source_id) filter (where source_table = 'members')), [])
+        as erp_member_ids,
+    coalesce(list_sort(list(source_id) filter (where source_table = 'customers')), [])
+        as ecommerce_customer_ids,
+    coalesce(list_sort(list(source_id) filter (where source_table = 'contacts')), [])
+        as service_contact_ids,
     count(*) as source_record_count
 from records
 left join members as g on records.source_table = 'members' and g.member_source_id = records.source_id
