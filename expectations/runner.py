@@ -52,6 +52,8 @@ WHOLE_COLUMN_MAP_TYPES = {
     "expect_multicolumn_values_to_be_unique", "expect_column_values_to_be_increasing",
     "expect_column_values_to_be_decreasing",
 }
+# Uniqueness expectations validated per hash partition of the checked columns.
+PARTITIONABLE_TYPES = {"expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"}
 # Result fields that carry data values; never kept.
 VALUE_FIELDS = ("partial_unexpected_list", "unexpected_list", "partial_unexpected_counts",
                 "unexpected_rows", "unexpected_index_query", "details")
@@ -328,7 +330,9 @@ def validate_suite(con: duckdb.DuckDBPyConnection, suite: Suite, *, run_id: str,
     chunk_specs = [s for s in gx_specs if scopes[s.id] == "chunk"]
     schema_specs = [s for s in gx_specs if scopes[s.id] == "schema"]
     whole_specs = [s for s in gx_specs if scopes[s.id] == "whole"]
-    accumulators = {s.id: _Accumulator(s) for s in chunk_specs}
+    unique_specs = [s for s in whole_specs if s.type in PARTITIONABLE_TYPES]
+    whole_specs = [s for s in whole_specs if s.type not in PARTITIONABLE_TYPES]
+    accumulators = {s.id: _Accumulator(s) for s in chunk_specs + unique_specs}
     rows = chunks = 0
     for frame in _chunks(con, _read_sql(suite, columns, con, None, where), chunk_rows):
         if chunks == 0:
@@ -339,6 +343,21 @@ def validate_suite(con: duckdb.DuckDBPyConnection, suite: Suite, *, run_id: str,
         rows += len(frame)
         chunks += 1
         del frame
+    # Uniqueness over a large scope: hash-partition on the checked columns, so every
+    # duplicate lands in the same partition and each partition fits in one chunk.
+    for spec in unique_specs:
+        cols = _columns_of(spec)
+        parts = max(1, -(-rows // chunk_rows))
+        hashed = "hash(" + ", ".join(f'"{c}"' for c in cols) + f") % {parts}"
+        for part in range(parts):
+            cond = f"{hashed} = {part}"
+            part_where = f"{where} and {cond}" if where else f"where {cond}"
+            sql = _read_sql(suite, columns, con, record_key + cols, part_where)
+            frame = con.execute(sql).arrow().read_all().to_pandas()
+            for eid, evr in run_group([spec], frame).items():
+                accumulators[eid].add(evr, tuple(record_key))
+                evrs.setdefault(eid, evr)
+            del frame
     if whole_specs:
         needed = record_key + [c for s in whole_specs for c in _columns_of(s)]
         sql = _read_sql(suite, columns, con, needed, where)
