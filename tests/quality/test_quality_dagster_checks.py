@@ -77,3 +77,26 @@ def test_warn_failure_does_not_block(warehouse, suites):
     assert not warned.passed and warned.severity == dg.AssetCheckSeverity.WARN
     assert warned.metadata["unexpected_percent"].value == 25.0
     assert result.success and DOWNSTREAM in materialized
+
+
+def test_scorecard_and_rejected_rows_assets_materialize(warehouse, suites):
+    from orchestration.defs.quality.assets import build_rejected_rows_asset, scorecard
+
+    _run(warehouse, suites["raw_erp.members"])  # some results to score
+    result = dg.materialize(
+        [build_rejected_rows_asset([]), scorecard],
+        resources={"duckdb": DuckDBResource(database=str(warehouse))})
+    assert result.success
+    meta = {e.asset_key.to_user_string(): e.materialization.metadata
+            for e in result.get_asset_materialization_events()}
+    assert meta["quality/rejected_rows"]["dagster/row_count"].value == 0
+    assert meta["quality/scorecard"]["tables_scored"].value == 1
+    assert "| erp | members | 100.0 |" in meta["quality/scorecard"]["latest"].value
+
+
+def test_area_attaches_a_suite_to_every_raw_asset():
+    from orchestration.defs import quality
+
+    checked = {k.asset_key for c in quality.defs.asset_checks for k in c.check_keys}
+    raw = {dg.AssetKey(s.asset_key_path) for s in quality._suites if s.schema.startswith("raw_")}
+    assert len(raw) == 14 and raw <= checked
