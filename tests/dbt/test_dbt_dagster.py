@@ -3,10 +3,12 @@ real materialization on a temporary warehouse."""
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 import pytest
 
-from orchestration.defs.dbt.project import crm_dbt_project, ensure_manifest
+from orchestration.defs.dbt.project import crm_dbt_project, ensure_manifest, manifest_is_stale
 
 
 def _graph():
@@ -51,6 +53,9 @@ def test_manifest_is_rebuilt_when_missing(tmp_path, monkeypatch):
     assert not project.manifest_path.exists()
     ensure_manifest(project)
     assert project.manifest_path.exists()
+    assert not manifest_is_stale(project)
+    os.utime(project.manifest_path, (0, 0))  # older than every model file: stale
+    assert manifest_is_stale(project)
     assert crm_dbt_project().manifest_path.exists()
 
 

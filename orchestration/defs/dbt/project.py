@@ -4,10 +4,10 @@ import time except once, when it is missing.
 * ``dagster dev`` (DAGSTER_IS_DEV_CLI set): ``prepare_if_dev()`` re-parses on every load, so
   model edits show up in the UI at once.
 * Everywhere else (``crm-warehouse run``, ``dagster definitions validate``, tests) the manifest in
-  ``dbt_project/target/manifest.json`` is used as is; on a fresh clone, where ``target/`` does
-  not exist, :func:`ensure_manifest` runs ``dbt parse`` once (a few seconds, no warehouse
-  access). After editing models outside ``dagster dev``, refresh it with
-  ``.venv/bin/python -m orchestration.defs.dbt.project`` (or ``dbt parse`` in dbt_project/).
+  ``dbt_project/target/manifest.json`` is used as is, unless it is missing (fresh clone: no
+  ``target/``) or older than a file of the project (a pull or an edit): then
+  :func:`ensure_manifest` runs ``dbt parse`` once (seconds, no warehouse access). To force
+  it: ``.venv/bin/python -m orchestration.defs.dbt.project``.
 """
 
 from __future__ import annotations
@@ -48,9 +48,27 @@ def crm_dbt_project() -> DbtProject:
     return project
 
 
+PROJECT_FILE_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".md"}
+GENERATED_FOLDERS = {"target", "logs", "dbt_packages"}
+
+
+def manifest_is_stale(project: DbtProject) -> bool:
+    """True when the manifest is missing or older than a model, macro, seed or config file."""
+    if not project.manifest_path.exists():
+        return True
+    built = project.manifest_path.stat().st_mtime
+    for folder, subfolders, files in os.walk(project.project_dir):
+        subfolders[:] = [d for d in subfolders if d not in GENERATED_FOLDERS]
+        for name in files:
+            path = Path(folder, name)
+            if path.suffix in PROJECT_FILE_SUFFIXES and path.stat().st_mtime > built:
+                return True
+    return False
+
+
 def ensure_manifest(project: DbtProject, force: bool = False) -> None:
-    """Run ``dbt parse`` when the manifest is missing (fresh clone) or ``force`` is set."""
-    if force or not project.manifest_path.exists():
+    """Run ``dbt parse`` when the manifest is missing or stale, or ``force`` is set."""
+    if force or manifest_is_stale(project):
         from dagster_dbt import DbtCliResource
 
         dbt_environment()
