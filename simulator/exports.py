@@ -20,6 +20,8 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from warehouse.source_contract import source_table
 
@@ -56,24 +58,39 @@ def _select_list(system: str, spec) -> list[str]:
             select.append(f"CAST({q} AS JSON) AS {q}")
         elif col.type == "JSON" and col.name == "address":
             select.append("CASE WHEN street IS NULL AND city IS NULL AND postal_code IS NULL "
-                          "THEN NULL ELSE struct_pack(street := street::VARCHAR, "
-                          "city := city::VARCHAR, postal_code := postal_code::VARCHAR, "
-                          "country_code := country_code::VARCHAR) END AS address")
-        elif col.type == "TEXT":
-            select.append(f"CAST({q} AS VARCHAR) AS {q}")
-        elif col.type == "INTEGER":
-            select.append(f"CAST({q} AS BIGINT) AS {q}")
+                          "THEN NULL ELSE struct_pack(street := street, city := city, "
+                          "postal_code := postal_code, country_code := country_code) END "
+                          "AS address")
         else:
             select.append(q)
     return select
 
 
+ADDRESS_PARTS = ["street", "city", "postal_code", "country_code"]
+_ARROW_TYPES = {"TEXT": pa.string(), "JSON": pa.string(), "TIMESTAMP": pa.timestamp("s"),
+                "INTEGER": pa.int64(), "BOOLEAN": pa.bool_(), "DECIMAL": pa.float64()}
+
+
+def part_schema(spec) -> pa.Schema:
+    """Fixed Arrow types of a part, so parts of every chunk read back as one table."""
+    fields = [("_file_day", pa.int32()), ("_vis", pa.float64()), ("_copy", pa.int32()),
+              ("_chunk", pa.int32()), ("_pos", pa.int64()), ("_defects", pa.string())]
+    for col in spec.columns:
+        if col.name == "address":
+            fields += [(c, pa.string()) for c in ADDRESS_PARTS]
+        else:
+            fields.append((col.name, _ARROW_TYPES[col.type]))
+    return pa.schema(fields)
+
+
 def write_part(system: str, entity: str, df: pd.DataFrame, part: Path, cfg, t0: float,
                t1: float, rng: np.random.Generator, chunk: int) -> None:
-    """Render one chunk's rows of an entity into a Parquet part (sort keys kept for the merge)."""
+    """One chunk's rows of an entity as a Parquet part: raw values (rendered at the merge),
+    the file day and the sort keys, sorted by day so the merge reads only a bucket's days."""
     from simulator.timeline import to_timestamp
 
     spec = source_table(system, entity)
+    schema = part_schema(spec)
     df = df.copy()
     df["_file_day"] = np.clip(np.floor(df["_vis"].to_numpy()), t0, t1 - 1).astype(int)
     df["_pos"] = np.arange(len(df))
@@ -89,20 +106,10 @@ def write_part(system: str, entity: str, df: pd.DataFrame, part: Path, cfg, t0: 
             ts = to_timestamp(cfg.start_date, df[col.name].to_numpy())
             ts[df[col.name].isna().to_numpy()] = pd.NaT
             df[col.name] = local_to_utc(ts, cfg.timezone) if system == "ecommerce" else ts
-    keep = ["_file_day", "_vis", "_copy", "_chunk", "_pos", "_defects"] + \
-        [c for c in spec.column_names if c != "address"] + \
-        (["street", "city", "postal_code", "country_code"] if "address" in spec.column_names
-         else [])
-    con = duckdb.connect(config={"threads": 1})
-    try:
-        con.register("rows_df", df[keep])
-        part.parent.mkdir(parents=True, exist_ok=True)
-        con.execute("COPY (SELECT _file_day::INTEGER AS _file_day, _vis::DOUBLE AS _vis, "
-                    "_copy::INTEGER AS _copy, _chunk::INTEGER AS _chunk, _pos::BIGINT AS _pos, "
-                    f"_defects::VARCHAR AS _defects, {', '.join(_select_list(system, spec))} "
-                    f"FROM rows_df ORDER BY _file_day) TO '{part}' (FORMAT parquet)")
-    finally:
-        con.close()
+    df = df.sort_values("_file_day", kind="stable")
+    table = pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False)
+    part.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, part, row_group_size=100_000, compression="snappy")
 
 
 def write_daily_files(system: str, entity: str, parts: list[Path], out_dir: Path, cfg,
@@ -116,7 +123,7 @@ def write_daily_files(system: str, entity: str, parts: list[Path], out_dir: Path
                                  "preserve_insertion_order": True})
     src = "read_parquet([" + ", ".join(f"'{p}'" for p in parts) + "])"
     counts = con.execute(f"SELECT _file_day, count(*) FROM {src} GROUP BY 1 ORDER BY 1").fetchall()
-    cols = ", ".join(f'"{c}"' for c in spec.column_names)
+    rendered = ", ".join(_select_list(system, spec))
     header = (",".join(spec.column_names) + "\n").encode() if system == "service_desk" else b""
     fmt = "(FORMAT json)" if system == "ecommerce" else "(FORMAT csv, HEADER false)"
     redeliver_rng = np.random.default_rng([cfg.seed, 11, int(t0), sum(map(ord, entity))])
@@ -129,7 +136,7 @@ def write_daily_files(system: str, entity: str, parts: list[Path], out_dir: Path
             con.execute(f"""CREATE OR REPLACE TEMP TABLE b AS SELECT * FROM {src}
                 WHERE _file_day BETWEEN {lo} AND {hi}
                 ORDER BY _file_day, {SORT_KEYS.format(pk=f'"{pk}"')}""")
-            con.execute(f"COPY (SELECT {cols} FROM b) TO '{text}' {fmt}")  # insertion order
+            con.execute(f"COPY (SELECT {rendered} FROM b) TO '{text}' {fmt}")  # insertion order
             day_counts = [(d, n) for d, n in counts if lo <= d <= hi]
             data = text.read_bytes()
             ends = _line_ends(data, [n for _, n in day_counts], text)
