@@ -19,6 +19,7 @@ fully labelled data) and scores everyone eligible at ``S``.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import uuid
 from dataclasses import dataclass
@@ -218,9 +219,7 @@ def train_and_score(con: duckdb.DuckDBPyConnection, *, scoring_as_of: dt.date | 
 
 def _refit(candidate: Candidate, con: duckdb.DuckDBPyConnection, valid: pd.DataFrame,
            valid_as_of: dt.date, windows: ChurnWindows) -> Candidate:
-    fresh = type(candidate).__new__(type(candidate))
-    fresh.__dict__.update({k: v for k, v in candidate.__dict__.items()
-                           if k not in ("estimator", "reference")})
+    fresh = copy.copy(candidate)  # same class and settings, no fitted state
     fresh.parameters = dict(candidate.parameters)
     fresh.estimator = fresh.reference = None
     if isinstance(candidate, BgNbdChurn):
