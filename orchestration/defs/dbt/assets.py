@@ -2,8 +2,8 @@
 
 Two @dbt_assets share the project: the incremental facts (fct_events, fct_order_lines) run in
 their own partitioned definition, everything else in one. Both run ``dbt build`` (models,
-seeds, snapshots, tests and unit tests), stream row counts and column metadata into the UI,
-and take the single ``duckdb_warehouse`` pool slot: dbt is the only writer while it runs, with
+seeds, snapshots, tests and unit tests), report row counts and column types to the UI, and
+take the single ``duckdb_warehouse`` pool slot: dbt is the only writer while it runs, with
 ``threads: 1``.
 
 Partitions of the incremental facts are months of the data. A partitioned run rebuilds the
@@ -17,11 +17,13 @@ import json
 from collections.abc import Iterator
 
 import dagster as dg
+import duckdb
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.defs.dbt.project import crm_dbt_project
 from orchestration.defs.dbt.translator import CrmDbtTranslator
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL
+from warehouse.connection import connect
 
 INCREMENTAL_SELECTOR = "config.materialized:incremental"
 
@@ -29,25 +31,64 @@ incremental_partitions = dg.MonthlyPartitionsDefinition(start_date="2020-01-01",
                                                         end_offset=1)
 
 
-def _stream(invocation) -> Iterator:
-    """dbt events as Dagster events, with row counts and column metadata. Those two are
-    queried through dbt's DuckDB adapter inside this process; its connection is closed at the
-    end, or it would hold the warehouse's single-writer lock into the next step."""
+def _stream(context: dg.AssetExecutionContext, invocation) -> Iterator:
+    """dbt events as Dagster events, with row counts and column types added once dbt is done.
+
+    dagster-dbt's ``fetch_row_counts()`` / ``fetch_column_metadata()`` query the warehouse from
+    this process *while* dbt runs; on DuckDB, a single-writer file, that races with the dbt
+    process for the lock (dbt fails with "Could not set lock"). So the events are collected
+    until dbt exits and the metadata is read then, in one read-only connection."""
+    events, error = [], None
     try:
-        yield from invocation.stream().fetch_row_counts().fetch_column_metadata()
-    finally:
-        release_in_process_duckdb()
+        for event in invocation.stream():
+            events.append(event)
+    except Exception as exc:  # dbt failed: still report what it did build
+        error = exc
+    yield from with_table_metadata(context, events)
+    if error is not None:
+        raise error
 
 
-def release_in_process_duckdb() -> None:
-    """Close the DuckDB connection dbt-duckdb keeps in this process (if any)."""
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+def with_table_metadata(context: dg.AssetExecutionContext, events: list) -> Iterator:
+    """Add dagster/row_count and dagster/column_schema to each materialized relation."""
+    outputs = [e for e in events if isinstance(e, dg.Output)]
+    relations = {e.output_name: context.asset_key_for_output(e.output_name).path
+                 for e in outputs}
+    metadata = {}
+    if relations:
+        try:
+            metadata = relation_metadata(list(relations.values()))
+        except duckdb.Error as exc:  # metadata is a nicety: never fail a good build for it
+            context.log.warning(f"row counts and column types not read: {exc}")
+    for event in events:
+        if isinstance(event, dg.Output):
+            extra = metadata.get(tuple(relations[event.output_name]))
+            if extra:
+                event = event.with_metadata({**event.metadata, **extra})
+        yield event
 
-    with DuckDBConnectionManager._LOCK:
-        env = DuckDBConnectionManager._ENV
-        DuckDBConnectionManager._ENV = None
-    if env is not None:
-        env.close()
+
+def relation_metadata(relations: list[list[str]]) -> dict[tuple[str, ...], dict]:
+    """Row count and column schema of each [schema, table] in the build warehouse."""
+    found: dict[tuple[str, ...], dict] = {}
+    with connect(read_only=True) as con:
+        columns: dict[tuple[str, str], list[dg.TableColumn]] = {}
+        for schema, table, name, dtype in con.execute(
+            "select table_schema, table_name, column_name, data_type "
+            "from information_schema.columns order by table_schema, table_name, "
+            "ordinal_position"
+        ).fetchall():
+            columns.setdefault((schema, table), []).append(dg.TableColumn(name, dtype))
+        for path in relations:
+            if len(path) != 2 or tuple(path) not in columns:
+                continue
+            schema, table = path
+            rows = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+            found[tuple(path)] = {
+                "dagster/row_count": dg.MetadataValue.int(rows),
+                "dagster/column_schema": dg.TableSchema(columns=columns[tuple(path)]),
+            }
+    return found
 
 
 @dbt_assets(
@@ -60,7 +101,7 @@ def release_in_process_duckdb() -> None:
 )
 def dbt_warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """Staging, identity resolution, marts, seeds and snapshots (dbt build)."""
-    yield from _stream(dbt.cli(["build"], context=context))
+    yield from _stream(context, dbt.cli(["build"], context=context))
 
 
 @dbt_assets(
@@ -82,4 +123,4 @@ def dbt_incremental_facts(context: dg.AssetExecutionContext, dbt: DbtCliResource
             "incremental_start": window.start.strftime("%Y-%m-%d"),
             "incremental_end": window.end.strftime("%Y-%m-%d"),
         })]
-    yield from _stream(dbt.cli(args, context=context))
+    yield from _stream(context, dbt.cli(args, context=context))
