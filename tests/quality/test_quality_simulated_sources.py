@@ -1,12 +1,14 @@
 """The suites on the real thing: simulator sources, extraction assets, checks, in Dagster.
 
-A few hundred simulated customers over a short history are extracted by the ingest area's
-assets with every raw suite attached as asset checks. With the simulator's default defect
-rates no blocking check fails (raw data is dirty by design, within the warn thresholds);
-with raised defect rates warn checks fail, nothing blocks, and the scorecard drops.
+A few hundred simulated customers over a month are extracted by the ingest area's assets with
+every raw suite attached as asset checks: with the simulator's default defect rates (raw data
+is dirty by design) every check passes. Then a defective service-desk export file is
+delivered: priorities outside the allowed codes fail a ``warn`` check, a ticket without id
+fails the blocking ``error`` check, the downstream asset is not materialized, and the
+scorecard of the table drops.
 """
 
-import dataclasses
+import csv
 
 import dagster as dg
 import duckdb
@@ -18,56 +20,75 @@ from expectations.suite_files import load_suites
 from orchestration.defs.quality.checks import build_suite_checks
 
 pytestmark = pytest.mark.slow
+TICKETS = dg.AssetKey(["raw_service", "tickets"])
+DOWNSTREAM = dg.AssetKey(["staging", "stg_service_desk__tickets"])
 
 
-def _simulate_and_check(root, monkeypatch, **defects):
-    from orchestration.defs.ingest import ingest_assets
-    from simulator.config import DefectRates, SimConfig
-    from simulator.world import simulate
+@dg.asset(key=DOWNSTREAM, deps=[TICKETS], group_name="staging")
+def stg_tickets(duckdb: DuckDBResource):
+    """Stands in for the dbt staging model that reads the raw tickets."""
+    with duckdb.get_connection() as con:
+        con.execute("create schema if not exists staging")
+        con.execute("create or replace table staging.stg_service_desk__tickets as "
+                    "select * from raw_service.tickets")
 
-    wh = root / "wh" / "warehouse.duckdb"
-    wh.parent.mkdir(parents=True)
-    monkeypatch.setenv("CRMW_SOURCES_DIR", str(root / "sources"))
-    monkeypatch.setenv("CRMW_WAREHOUSE_PATH", str(wh))
-    monkeypatch.delenv("CRMW_ERP_URL", raising=False)
-    monkeypatch.delenv("CRMW_ECOMMERCE_DIR", raising=False)
-    monkeypatch.delenv("CRMW_SERVICE_DESK_DIR", raising=False)
-    rates = dataclasses.replace(DefectRates(), **defects)
-    simulate(SimConfig(customers=400, history_days=30, out_dir=root / "sources",
-                       defects=rates, verbose=False))
-    result = dg.materialize(
-        [*ingest_assets, *build_suite_checks(
-            s for s in load_suites() if s.schema.startswith("raw_"))],
-        resources={"duckdb": DuckDBResource(database=str(wh))}, raise_on_error=False)
-    evaluations = [e for e in result.get_asset_check_evaluations()
-                   if e.check_name != "no_quarantined_lines"]
+
+def _scores(wh):
     con = duckdb.connect(str(wh), read_only=True)
     scores = {(r[0], r[1]): r for r in latest_scorecard(con)}
     con.close()
-    return result, evaluations, scores
+    return scores
 
 
-def test_simulated_sources_pass_then_defects_warn_and_lower_the_scorecard(
+def test_simulated_sources_pass_then_a_defective_export_warns_and_blocks(
         tmp_path, monkeypatch):
-    suites = [s for s in load_suites() if s.schema.startswith("raw_")]
-    clean, evals, clean_scores = _simulate_and_check(tmp_path / "clean", monkeypatch)
-    assert clean.success
-    assert len(evals) == sum(len(s.expectations) for s in suites)
-    blocking_failures = [e.check_name for e in evals
-                         if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
-    assert not blocking_failures
-    failed = sorted(f"{e.asset_key.to_user_string()}:{e.check_name}" for e in evals
-                    if not e.passed)
-    assert not failed, failed
+    from orchestration.defs.ingest import ingest_assets
+    from simulator.config import SimConfig
+    from simulator.world import simulate
 
-    dirty, evals, dirty_scores = _simulate_and_check(
-        tmp_path / "dirty", monkeypatch, missing_value=0.4, unknown_status=0.2,
-        negative_quantity=0.2, invalid_birth_date=0.3)
-    assert dirty.success  # warn failures never block
-    failed = {(e.asset_key.to_user_string(), e.check_name) for e in evals if not e.passed}
-    assert ("raw_erp/sales_orders", "status_in_allowed_set") in failed
-    assert ("raw_erp/sales_order_lines", "quantity_in_range") in failed
-    assert ("raw_erp/members", "birth_date_is_a_date") in failed
-    assert all(e.severity == dg.AssetCheckSeverity.WARN for e in evals if not e.passed)
-    for table in (("erp", "sales_orders"), ("erp", "members"), ("erp", "sales_order_lines")):
-        assert dirty_scores[table][7] < clean_scores[table][7]  # overall score
+    sources, wh = tmp_path / "sources", tmp_path / "wh" / "warehouse.duckdb"
+    wh.parent.mkdir()
+    monkeypatch.setenv("CRMW_SOURCES_DIR", str(sources))
+    monkeypatch.setenv("CRMW_WAREHOUSE_PATH", str(wh))
+    for name in ("CRMW_ERP_URL", "CRMW_ECOMMERCE_DIR", "CRMW_SERVICE_DESK_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    simulate(SimConfig(customers=400, history_days=30, out_dir=sources, verbose=False))
+    raw_suites = [s for s in load_suites() if s.schema.startswith("raw_")]
+    graph = [*ingest_assets, *build_suite_checks(raw_suites), stg_tickets]
+    resources = {"duckdb": DuckDBResource(database=str(wh))}
+
+    clean = dg.materialize(graph, resources=resources, raise_on_error=False)
+    evals = [e for e in clean.get_asset_check_evaluations()
+             if e.check_name != "no_quarantined_lines"]
+    assert clean.success
+    assert len(evals) == sum(len(s.expectations) for s in raw_suites)
+    failed = sorted(f"{e.asset_key.to_user_string()}:{e.check_name}"
+                    for e in evals if not e.passed)
+    assert not failed, failed
+    before = _scores(wh)[("service_desk", "tickets")]
+
+    # A new export file: 40 tickets with an unknown priority, one without a ticket id.
+    existing = sorted((sources / "service_desk" / "tickets").glob("*.csv"))
+    with existing[-1].open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    header = list(rows[0])
+    bad = [dict(rows[i % len(rows)], ticket_id=f"T-9{i:06d}", priority="P1") for i in range(40)]
+    bad.append(dict(rows[0], ticket_id=""))
+    with (existing[-1].parent / "tickets_2099-01-01.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(bad)
+
+    dirty = dg.materialize(graph, resources=resources, raise_on_error=False,
+                           selection=[TICKETS, DOWNSTREAM])
+    evals = {e.check_name: e for e in dirty.get_asset_check_evaluations()
+             if e.asset_key == TICKETS}
+    assert not evals["ticket_id_not_null"].passed
+    assert evals["ticket_id_not_null"].severity == dg.AssetCheckSeverity.ERROR
+    assert evals["ticket_id_not_null"].metadata["unexpected_count"].value == 1
+    assert not evals["priority_in_allowed_set"].passed
+    assert evals["priority_in_allowed_set"].severity == dg.AssetCheckSeverity.WARN
+    materialized = {e.asset_key for e in dirty.get_asset_materialization_events()}
+    assert TICKETS in materialized and DOWNSTREAM not in materialized
+    after = _scores(wh)[("service_desk", "tickets")]
+    assert after[7] < before[7] and after[9] == "worsening"  # overall score and trend
