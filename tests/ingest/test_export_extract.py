@@ -187,3 +187,30 @@ def test_plain_gzip_text_is_read(env):
     with gzip.open(path, "rt") as fh:
         assert json.loads(fh.readline())["customer_id"].startswith("CU")
     assert extract(customers).rows_loaded == 1
+
+
+def test_clean_files_use_duckdb_bulk_readers_and_both_paths_agree(env):
+    """The bulk readers handle clean files; the line-by-line fallback renders the same text."""
+    import duckdb as ddb
+
+    from warehouse.extract import csvfile, jsonl
+
+    orders = source_table("ecommerce", "orders")
+    path = src.write_jsonl(src.export_path(env.ecommerce_dir, orders, DAY1),
+                           src.export_records(orders, 50, DAY1))
+    bulk = jsonl.parse_jsonl(path, "orders.jsonl.gz")
+    assert bulk.parser == "duckdb" and bulk.rows_read == 50
+    with ddb.connect() as mem:
+        fallback = jsonl._parse_lines(mem, path, "orders.jsonl.gz")
+    assert fallback.parser == "python"
+    assert bulk.rows.select(sorted(bulk.rows.column_names)).equals(
+        fallback.rows.select(sorted(fallback.rows.column_names)))
+
+    tickets = source_table("service_desk", "tickets")
+    records = src.export_records(tickets, 50, DAY1)
+    records[3]["subject"] = 'quoted "text", with\nline break'
+    csv_path = src.write_csv(src.export_path(env.service_desk_dir, tickets, DAY1), records)
+    bulk = csvfile.parse_csv(csv_path, "tickets.csv")
+    assert bulk.parser == "duckdb" and bulk.rows_read == 50
+    fallback = csvfile._parse_python(csv_path, "tickets.csv", csvfile.read_header(csv_path, "x"))
+    assert bulk.rows.equals(fallback.rows)

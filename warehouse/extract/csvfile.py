@@ -63,7 +63,7 @@ def parse_csv(path: Path, label: str) -> ParsedFile:
                 FROM read_csv(?, header = true, delim = ',', quote = '"', escape = '"',
                               auto_detect = false, columns = {spec}, store_rejects = true)""",
             [str(path)],
-        ).fetch_arrow_table()
+        ).to_arrow_table()
         if mem.execute("SELECT count(*) FROM reject_errors").fetchone()[0] == 0:
             return ParsedFile(rows, header, rows.num_rows)
     except duckdb.Error:

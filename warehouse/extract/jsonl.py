@@ -28,7 +28,7 @@ from warehouse.extract.batch import QuarantinedLine
 from warehouse.extract.errors import ExtractionError, UnreadableFileError
 from warehouse.extract.parsed import ROW_NUMBER, ParsedFile, empty, printable
 
-_NOT_OBJECT = "\x00not-an-object"
+_NOT_OBJECT = "\x00not-an-object"  # marks a non-object line; bound as a parameter
 
 
 def _sql_str(text: str) -> str:
@@ -51,10 +51,10 @@ def parse_jsonl(path: Path, label: str) -> ParsedFile:
 
 def _parse_bulk(mem: duckdb.DuckDBPyConnection, path: Path) -> ParsedFile:
     keys = [row[0] for row in mem.execute(
-        f"""SELECT DISTINCT unnest(CASE WHEN json_type(json) = 'OBJECT' THEN json_keys(json)
-                                   ELSE [{_sql_str(_NOT_OBJECT)}] END)
-            FROM read_ndjson_objects(?)""",
-        [str(path)],
+        """SELECT DISTINCT unnest(CASE WHEN json_type(json) = 'OBJECT' THEN json_keys(json)
+                                   ELSE [$marker] END)
+            FROM read_ndjson_objects($path)""",
+        {"marker": _NOT_OBJECT, "path": str(path)},
     ).fetchall()]
     if _NOT_OBJECT in keys:
         raise duckdb.InvalidInputException("a line is valid JSON but not an object")
@@ -66,7 +66,7 @@ def _parse_bulk(mem: duckdb.DuckDBPyConnection, path: Path) -> ParsedFile:
             FROM read_json(?, format = 'newline_delimited',
                            columns = {_columns_struct(columns)})""",
         [str(path)],
-    ).fetch_arrow_table()
+    ).to_arrow_table()
     return ParsedFile(rows, columns, rows.num_rows)
 
 
@@ -122,7 +122,7 @@ def _parse_lines(mem: duckdb.DuckDBPyConnection, path: Path, label: str) -> Pars
             rows = mem.execute(
                 f"SELECT unnest(json_transform(line, ?)), n AS {ROW_NUMBER} FROM _lines ORDER BY n",
                 [spec],
-            ).fetch_arrow_table()
+            ).to_arrow_table()
         except duckdb.Error as exc:
             raise ExtractionError(
                 f"{label}: DuckDB cannot convert the JSON records: {exc}"
