@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SCALE  ?= 10000
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: demo test ui bench install lint clean
+.PHONY: demo test ui bench install lint clean chromium
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (set PYTHON=...)"; exit 1; }
@@ -17,13 +17,23 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Headless Chromium renders the HTML report and the Data Docs in tests. Installed from Debian's
+# packages where we can (root with apt-get); otherwise those tests skip and say why.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian chromium for the screenshot tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "chromium install failed: the screenshot tests will skip"; \
+	  else echo "no chromium and no root apt-get: the screenshot tests will skip"; fi; }
+
 ## make demo: generate the demo sources and materialize every asset through Dagster.
 demo: $(STAMP)
 	$(BIN)/crm-warehouse simulate --if-missing
 	$(BIN)/crm-warehouse run
 
 ## make test: the whole test suite (real DuckDB, dbt, Dagster, GX, PostgreSQL, MariaDB).
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest
 
 ## make ui: the Dagster UI on the same Dagster home as `make demo`.
