@@ -1,6 +1,5 @@
 -- One wide row per customer: profile (masked), value, behaviour, service experience, channel
--- preference and RFM segment. ML scores join here once the ml schema exists: add the ml.*
--- sources and the left joins at the marked place below.
+-- preference, RFM segment, and the ML scores (churn, CLV, cluster) from the ml schema.
 with orders as (
     select
         customer_key,
@@ -97,9 +96,16 @@ select
     rfm.f_score,
     rfm.m_score,
     rfm.rfm_score,
-    rfm.segment
-    -- ML scores: join ml.churn_scores / ml.clv_scores / ml.customer_clusters on customer_key
-    -- here (as left joins) once the ml area declares them as dbt sources.
+    rfm.segment,
+    churn.churn_probability,
+    churn.risk_band as churn_risk_band,
+    churn.reason_1 as churn_top_reason,
+    churn.model_version as churn_model_version,
+    clv.probability_alive,
+    clv.expected_purchases_12m,
+    clv.clv_12m,
+    clv.simple_rule_clv,
+    clusters.cluster_label
 from {{ ref('dim_customer') }} as d
 left join orders as o using (customer_key)
 left join sessions as s using (customer_key)
@@ -107,3 +113,6 @@ left join tickets as t using (customer_key)
 left join surveys as sv using (customer_key)
 left join reviews as r using (customer_key)
 left join {{ ref('customer_rfm') }} as rfm using (customer_key)
+left join {{ source('ml', 'churn_scores') }} as churn using (customer_key)
+left join {{ source('ml', 'clv_scores') }} as clv using (customer_key)
+left join {{ source('ml', 'customer_clusters') }} as clusters using (customer_key)

@@ -31,7 +31,9 @@ checked as (
         case
             when order_id is null then 'MISSING_KEY'
             when ordered_at is null or updated_at is null then 'INVALID_DATE'
-            when ordered_at > _extracted_at + interval 1 day then 'IMPOSSIBLE_DATE'
+            when ordered_at > _extracted_at + interval 1 day
+                or ordered_at < cast('{{ var("earliest_valid_order_date") }}' as timestamp)
+                then 'IMPOSSIBLE_DATE'
             when _order_total_parsed is null then 'UNPARSEABLE_AMOUNT'
             when _order_total_parsed < 0 then 'NEGATIVE_AMOUNT'
             when _bad_member then 'UNPARSEABLE_VALUE'
