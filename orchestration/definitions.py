@@ -12,4 +12,7 @@ defs = dg.Definitions.merge(
     ml.defs,
     publish.defs,
     automation.defs,
+    # DuckDB has one writer: steps run in one process by default, also for "Materialize"
+    # in the UI (the multiprocess executor would make every warehouse step wait on the pool).
+    dg.Definitions(executor=dg.in_process_executor),
 )

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from orchestration.instance import WAREHOUSE_RUN_TAG
 from warehouse.config import settings
-
-WRITES_WAREHOUSE_TAG = {"crmw/writes-warehouse": "true"}
 
 build_everything = dg.define_asset_job(
     "build_everything",
@@ -25,7 +24,7 @@ build_everything = dg.define_asset_job(
         "checkpoints, score the models and publish for BI."
     ),
     executor_def=dg.in_process_executor,
-    tags=WRITES_WAREHOUSE_TAG,
+    tags=WAREHOUSE_RUN_TAG,
 )
 
 nightly_build = dg.ScheduleDefinition(
