@@ -1,15 +1,17 @@
 {#- The KPIs of kpi_daily (grain 'day') and kpi_monthly (grain 'month'), computed at that grain
-    from the facts (never by averaging finer ratios). Definitions are in the models' YAML. -#}
+    from the facts (never by averaging finer ratios). Each KPI is defined once, as a metric of
+    the semantic layer (models/metrics/_kpi__semantic_models.yml): the expressions here are that
+    definition in SQL, and tests/dbt/test_kpi_definitions.py checks that both agree. New
+    customers and churn come from the metrics-layer models kpi_customer_first_orders and
+    kpi_churn_daily, which the semantic layer reads too. -#}
 {% macro kpis(grain) %}
-{%- set n = var('churn_inactivity_days') %}
 with orders as (
     select customer_key, order_key, order_date, net_revenue
     from {{ ref('fct_orders') }}
     where not is_cancelled
 ),
 first_orders as (
-    select customer_key, min(order_date) as first_order_date
-    from orders where customer_key is not null group by 1
+    select customer_key, first_order_date from {{ ref('kpi_customer_first_orders') }}
 ),
 calendar as (
     select distinct date_trunc('{{ grain }}', d)::date as period_start
@@ -34,45 +36,12 @@ sales as (
     left join first_orders as f using (customer_key)
     group by 1
 ),
--- activity spells: a customer is active from an order until {{ n }} days after the last order
--- of a run of orders less than {{ n }} days apart; the spell's end is the churn date.
-gaps as (
-    select customer_key, order_date,
-           lag(order_date) over (partition by customer_key order by order_date) as prev_date,
-           lead(order_date) over (partition by customer_key order by order_date) as next_date
-    from (select distinct customer_key, order_date from orders where customer_key is not null)
-),
-spells as (
-    select customer_key,
-           order_date as spell_start,
-           (order_date + {{ n }})::date as churn_date
-    from gaps
-    where next_date is null or next_date - order_date > {{ n }}
-),
-spell_starts as (
-    select customer_key, order_date from gaps
-    where prev_date is null or order_date - prev_date > {{ n }}
-),
-spell_bounds as (
-    -- pair each spell end with its start: the latest spell start on or before it
-    select s.customer_key, s.churn_date,
-           max(st.order_date) as spell_start
-    from spells as s
-    join spell_starts as st
-        on st.customer_key = s.customer_key and st.order_date <= s.spell_start
-    group by s.customer_key, s.churn_date
-),
+-- churn: a period's customer base is its first day's, its churned customers the sum of its days
 churn as (
-    select
-        p.period_start,
-        count(*) filter (where b.spell_start < p.period_start
-                           and b.churn_date >= p.period_start) as customer_base,
-        count(*) filter (where b.spell_start < p.period_start
-                           and b.churn_date between p.period_start and p.period_end)
-            as churned_customers
-    from periods as p
-    join spell_bounds as b
-        on b.spell_start < p.period_start and b.churn_date >= p.period_start
+    select date_trunc('{{ grain }}', date_day)::date as period_start,
+           arg_min(customer_base, date_day)::bigint as customer_base,
+           sum(churned_customers)::bigint as churned_customers
+    from {{ ref('kpi_churn_daily') }}
     group by 1
 ),
 web as (
