@@ -158,6 +158,34 @@ def forget(customer: str) -> None:
 
 
 @main.command()
+@click.option("--customers", type=click.IntRange(min=1), default=10000, show_default=True,
+              help="scale: simulated customers (sources generated once under bench/work/)")
+@click.option("--history-days", type=click.IntRange(min=1), default=None,
+              help="simulated history (default: the simulator's 730 days)")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--work-dir", type=click.Path(file_okay=False), default=None,
+              help="default bench/work/<customers>")
+@click.option("--results-dir", type=click.Path(file_okay=False), default=None,
+              help="default bench/results")
+def bench(customers, history_days, seed, work_dir, results_dir) -> None:
+    """Time every pipeline stage, the whole pipeline and one incremental day at a scale."""
+    from pathlib import Path
+
+    from warehouse.bench.runner import BenchError, run_benchmark
+
+    try:
+        _, path = run_benchmark(customers, history_days=history_days, seed=seed,
+                                work_dir=Path(work_dir) if work_dir else None,
+                                results_dir=Path(results_dir) if results_dir else None,
+                                echo=click.echo)
+    except BenchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo("")
+    click.echo(path.with_suffix(".md").read_text())
+    click.echo(f"results: {path} and {path.with_suffix('.md')}")
+
+
+@main.command()
 def where() -> None:
     """Print where the warehouse, the sources and the Dagster home are."""
     s = settings()

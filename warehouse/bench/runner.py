@@ -1,0 +1,283 @@
+"""``crm-warehouse bench``: the whole pipeline at one scale, measured stage by stage.
+
+Layout under ``bench/work/<scale>/`` (git-ignored): ``sources/`` (generated once, reused),
+``staged/`` (warehouse built stage by stage), ``floor/`` (copy for the SQL floor),
+``pipeline/`` (a fresh copy of the sources and a fresh warehouse for the whole pipeline and
+the incremental day), ``logs/`` (one log per child process). Every timed step runs in a child
+process whose process tree is sampled for memory (see ``proctree``). The result JSON goes to
+``bench/results/<date>-<scale>.json`` and a markdown table beside it (``.md``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from warehouse.bench.proctree import measure
+from warehouse.bench.stage import STAGE_ORDER
+from warehouse.config import REPO_ROOT
+
+BENCH_DIR = REPO_ROOT / "bench"
+# Settings the children must not inherit from the caller: each points at this run's files.
+OVERRIDDEN = ("CRMW_ERP_URL", "CRMW_ECOMMERCE_DIR", "CRMW_SERVICE_DESK_DIR", "CRMW_PII_KEY_FILE",
+              "CRMW_PSEUDONYM_KEY_FILE")
+
+
+class BenchError(RuntimeError):
+    """A benchmark step failed; the message names the step and its log file."""
+
+
+def _env(sources: Path, warehouse: Path, dagster_home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in OVERRIDDEN}
+    env.update(CRMW_SOURCES_DIR=str(sources), CRMW_WAREHOUSE_PATH=str(warehouse),
+               DAGSTER_HOME=str(dagster_home), PYTHONPATH=str(REPO_ROOT))
+    return env
+
+
+def _fresh(path: Path) -> Path:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+class Bench:
+    def __init__(self, customers: int, work_dir: Path, history_days: int | None,
+                 seed: int, echo=print) -> None:
+        self.customers, self.work, self.seed = customers, work_dir, seed
+        self.history_days, self.echo = history_days, echo
+        self.logs = work_dir / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+
+    def _measure(self, name: str, command: list[str], env: dict[str, str]):
+        log = self.logs / f"{name}.log"
+        m = measure(command, env=env, cwd=REPO_ROOT, log_path=log)
+        if m.returncode != 0:
+            raise BenchError(f"benchmark step {name} failed (exit {m.returncode}); see {log}")
+        return m, log
+
+    def _say(self, name: str, seconds: float, peak_mb: float) -> None:
+        self.echo(f"  {name:22} {seconds:8.1f} s  {peak_mb:8.0f} MB tree peak")
+
+    def _run(self, name: str, command: list[str], env: dict[str, str]) -> dict:
+        m, log = self._measure(name, command, env)
+        self._say(name, m.seconds, m.peak_tree_rss_mb)
+        return {**m.to_dict(), "log": str(log)}
+
+    def _simulate_args(self, out: Path) -> list[str]:
+        args = [sys.executable, "-m", "simulator.cli", "--customers", str(self.customers),
+                "--seed", str(self.seed), "--out", str(out), "--quiet"]
+        if self.history_days:
+            args += ["--history-days", str(self.history_days)]
+        return args
+
+    def sources(self) -> tuple[Path, dict | None]:
+        """Generate the sources once; a later run at the same scale reuses them."""
+        sources = self.work / "sources"
+        marker = self.work / "sources.json"
+        wanted = {"customers": self.customers, "seed": self.seed,
+                  "history_days": self.history_days}
+        if (sources / "_truth" / "manifest.json").exists() and marker.exists() \
+                and json.loads(marker.read_text()) == wanted:
+            self.echo(f"reusing sources in {sources}")
+            return sources, None
+        shutil.rmtree(sources, ignore_errors=True)
+        env = _env(sources, self.work / "unused.duckdb", self.work / "unused_dagster")
+        step = self._run("generate_sources", self._simulate_args(sources), env)
+        marker.write_text(json.dumps(wanted))
+        return sources, step
+
+    def stage_command(self, *stages: str) -> list[str]:
+        return [sys.executable, "-m", "warehouse.bench.stage", *stages]
+
+    def staged(self, sources: Path) -> tuple[dict, Path]:
+        root = _fresh(self.work / "staged")
+        env = _env(sources, root / "warehouse.duckdb", root / "dagster_home")
+        events = root / "stage_events.jsonl"
+        env["CRMW_BENCH_EVENTS"] = str(events)
+        m, log = self._measure("staged", self.stage_command(*STAGE_ORDER), env)
+        stages = {}
+        for line in events.read_text().splitlines():
+            event = json.loads(line)
+            peak = m.peak_between(event["start"], event["end"])
+            stages[event["stage"]] = {"seconds": event["end"] - event["start"],
+                                      "peak_tree_rss_mb": peak, "log": str(log)}
+            self._say(event["stage"], stages[event["stage"]]["seconds"], peak)
+        missing = {"load_definitions", *STAGE_ORDER} - stages.keys()
+        if missing:
+            raise BenchError(f"stages without timings: {sorted(missing)}; see {log}")
+        stages["_process"] = m.to_dict()
+        return stages, root / "warehouse.duckdb"
+
+    def floor(self, staged_warehouse: Path, dbt_marts_seconds: float, sources: Path) -> dict:
+        from warehouse.bench.floor import (
+            compile_project,
+            marts_before_ml,
+            marts_models_in_order,
+            run_floor,
+        )
+        root = _fresh(self.work / "floor")
+        copy = root / staged_warehouse.name
+        shutil.copy2(staged_warehouse, copy)
+        for key in staged_warehouse.parent.glob("*.key"):
+            shutil.copy2(key, root / key.name)
+        env = _env(sources, copy, root / "dagster_home")
+        manifest = compile_project(root / "dbt_target", env)
+        models = marts_models_in_order(manifest, marts_before_ml(manifest))
+        result = run_floor(copy, models)
+        result["dagster_dbt_seconds"] = dbt_marts_seconds
+        result["ratio_dagster_dbt_to_floor"] = dbt_marts_seconds / result["seconds"]
+        self.echo(f"  {'floor (marts SQL)':22} {result['seconds']:8.1f} s  ({result['models']} "
+                  f"models; dbt+Dagster {result['ratio_dagster_dbt_to_floor']:.2f}x)")
+        return result
+
+    def comparisons(self, warehouse: Path, floor: dict) -> dict:
+        from warehouse.bench.pandas_rfm import time_pandas_rfm
+        from warehouse.connection import connect
+
+        con = connect(warehouse, read_only=True)
+        try:
+            rfm = time_pandas_rfm(con)
+            sql_seconds = floor["per_model_seconds"].get("customer_rfm")
+            rfm["sql_seconds"] = sql_seconds
+            rfm["ratio_pandas_to_sql"] = rfm["seconds"] / sql_seconds if sql_seconds else None
+            self.echo(f"  {'pandas RFM':22} {rfm['seconds']:8.2f} s  (SQL {sql_seconds:.2f} s)")
+            clv = self._bgnbd(con)
+        finally:
+            con.close()
+        return {"pandas_rfm": rfm, "bgnbd": clv}
+
+    def _bgnbd(self, con) -> dict:
+        sys.path.insert(0, str(BENCH_DIR))
+        from ml.bgnbd import BetaGeoParams, bgnbd_log_likelihood, fit_bgnbd
+        from ml.rfm_summary import rfm_summary_relation
+
+        as_of = con.execute("select max(order_date) from marts.fct_orders").fetchone()[0]
+        orders = con.sql("""select customer_key as customer_id, order_date as date,
+                                   net_revenue as amount
+                            from marts.fct_orders
+                            where customer_key is not null and not is_cancelled""")
+        summary = rfm_summary_relation(orders, as_of, time_unit_days=7).df()
+        x, t_x, t_cap = (summary[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+        t0 = time.perf_counter()
+        ours = fit_bgnbd(x, t_x, t_cap)
+        result = {"customers": len(summary), "ours_seconds": time.perf_counter() - t0,
+                  "ours_params": ours.params.to_dict(),
+                  "ours_log_likelihood": bgnbd_log_likelihood(ours.params, x, t_x, t_cap)}
+        try:
+            import lifetimes
+        except ImportError:
+            result["lifetimes"] = "not installed (pip install '.[bench]')"
+            return result
+        t0 = time.perf_counter()
+        ref = lifetimes.BetaGeoFitter().fit(summary["frequency"], summary["recency"],
+                                            summary["T"])
+        result["lifetimes_seconds"] = time.perf_counter() - t0
+        params = {k: float(v) for k, v in ref.params_.items()}
+        result["lifetimes_params"] = params
+        result["lifetimes_log_likelihood"] = bgnbd_log_likelihood(BetaGeoParams(**params),
+                                                                  x, t_x, t_cap)
+        result["lifetimes_version"] = lifetimes.__version__
+        result["ratio_lifetimes_to_ours"] = result["lifetimes_seconds"] / result["ours_seconds"]
+        self.echo(f"  {'BG/NBD fit':22} {result['ours_seconds']:8.2f} s  "
+                  f"(lifetimes {result['lifetimes_seconds']:.2f} s)")
+        return result
+
+    def pipeline(self, sources: Path) -> dict:
+        root = _fresh(self.work / "pipeline")
+        run_sources = root / "sources"
+        shutil.copytree(sources, run_sources)
+        env = _env(run_sources, root / "warehouse.duckdb", root / "dagster_home")
+        steps = {"pipeline": self._run("pipeline", self.stage_command("pipeline"), env)}
+        day = [sys.executable, "-m", "simulator.cli", "--out", str(run_sources), "--days", "1",
+               "--quiet"]
+        steps["simulate_day"] = self._run("simulate_day", day, env)
+        steps["incremental"] = self._run("incremental", self.stage_command("pipeline"), env)
+        return steps
+
+
+def machine() -> dict:
+    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal:"))
+    cpu = next((line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    return {"cpus": os.cpu_count(), "cpu_model": cpu, "memory_gb": round(mem_kb / 2**20, 1),
+            "platform": platform.platform(), "python": platform.python_version(),
+            "load_average_1m_at_start": os.getloadavg()[0]}
+
+
+def run_benchmark(customers: int, *, work_dir: Path | None = None,
+                  results_dir: Path | None = None, history_days: int | None = None,
+                  seed: int = 42, echo=print) -> tuple[dict, Path]:
+    """Run everything at one scale; return the result and the path of its JSON file."""
+    work = (work_dir or BENCH_DIR / "work" / str(customers)).resolve()
+    results = (results_dir or BENCH_DIR / "results").resolve()
+    bench = Bench(customers, work, history_days, seed, echo)
+    started = time.perf_counter()
+    info = machine()
+    echo(f"benchmark at {customers:,} customers in {work}")
+    sources, generated = bench.sources()
+    stages, warehouse = bench.staged(sources)
+    floor = bench.floor(warehouse, stages["dbt_marts"]["seconds"], sources)
+    comparisons = bench.comparisons(warehouse, floor)
+    whole = bench.pipeline(sources)
+    result = {
+        "benchmark": "crm-warehouse pipeline at scale",
+        "customers": customers, "seed": seed, "history_days": history_days,
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "memory_measure": "peak_tree_rss_mb = max over 0.2 s samples of the summed VmRSS of "
+                          "the child and all its descendants; max_process_rss_mb = ru_maxrss",
+        "machine": info, "sources_generation": generated, "stages": stages,
+        "pipeline": whole["pipeline"], "simulate_day": whole["simulate_day"],
+        "incremental": whole["incremental"],
+        "ratio_incremental_to_pipeline": whole["incremental"]["seconds"]
+        / whole["pipeline"]["seconds"],
+        "floor": floor, **comparisons,
+        "benchmark_seconds": time.perf_counter() - started,
+        "command": f"crm-warehouse bench --customers {customers}"
+                   + (f" --history-days {history_days}" if history_days else ""),
+    }
+    results.mkdir(parents=True, exist_ok=True)
+    path = results / f"{result['date'][:10]}-{customers}.json"
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    path.with_suffix(".md").write_text(markdown_table(result))
+    return result, path
+
+
+def markdown_table(result: dict) -> str:
+    m = result["machine"]
+    lines = [f"Benchmark at {result['customers']:,} customers, {result['date']} "
+             f"({m['cpus']} CPUs {m['cpu_model']}, {m['memory_gb']} GB; load "
+             f"{m['load_average_1m_at_start']:.1f} at start)", "",
+             "| step | wall time (s) | peak memory, process tree (MB) |", "|---|---:|---:|",
+             "| *stages, one process (Dagster materializations of asset groups)* | | |"]
+    rows = [(name, result["stages"][name]) for name in ("load_definitions", *STAGE_ORDER)]
+    rows += [("*whole pipeline, own process each* | | |", None),
+             ("whole pipeline (build_everything)", result["pipeline"]),
+             ("simulate --days 1", result["simulate_day"]),
+             ("incremental run after one day", result["incremental"])]
+    for name, step in rows:
+        if step is None:
+            lines.append(f"| {name}")
+            continue
+        lines.append(f"| {name} | {step['seconds']:.1f} | {step['peak_tree_rss_mb']:.0f} |")
+    f, r, b = result["floor"], result["pandas_rfm"], result["bgnbd"]
+    lines += ["", "| comparison | figure |", "|---|---|",
+              f"| incremental / whole pipeline | {result['ratio_incremental_to_pipeline']:.2f} |",
+              f"| marts via dbt+Dagster / SQL floor ({f['models']} models) | "
+              f"{f['dagster_dbt_seconds']:.1f} s / {f['seconds']:.1f} s = "
+              f"{f['ratio_dagster_dbt_to_floor']:.2f}x |",
+              f"| RFM: pandas (read+compute) / customer_rfm SQL | {r['seconds']:.2f} s / "
+              f"{r['sql_seconds']:.2f} s = {r['ratio_pandas_to_sql']:.2f}x "
+              f"({r['rows_agreeing_with_mart']:,} of {r['mart_customers']:,} rows agree) |"]
+    if "lifetimes_seconds" in b:
+        lines.append(f"| BG/NBD fit ({b['customers']:,} customers): lifetimes / ours | "
+                     f"{b['lifetimes_seconds']:.2f} s / {b['ours_seconds']:.2f} s = "
+                     f"{b['ratio_lifetimes_to_ours']:.1f}x |")
+    return "\n".join(lines) + "\n"
