@@ -14,11 +14,13 @@ since the last build, and both give the same table as a full refresh.
 
 
 import json
+import os
 from collections.abc import Iterator
 
 import dagster as dg
 import duckdb
 from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt.asset_utils import DBT_INDIRECT_SELECTION_ENV
 
 from orchestration.defs.dbt.project import crm_dbt_project
 from orchestration.defs.dbt.translator import CrmDbtTranslator
@@ -91,6 +93,16 @@ def relation_metadata(relations: list[list[str]]) -> dict[tuple[str, ...], dict]
     return found
 
 
+def _build(dbt: DbtCliResource, args: list[str], context: dg.AssetExecutionContext):
+    """Start dbt with indirect test selection "buildable": a test runs in the step where all
+    of its parents are built (or upstream), never earlier. The job splits the dbt models into
+    several steps (incremental facts, and customer_360 after the ML scores); with dbt's default
+    "eager" selection a relationships test between two steps ran before its second table
+    existed. dagster-dbt reads the variable when it computes a subset's selection."""
+    os.environ[DBT_INDIRECT_SELECTION_ENV] = "buildable"
+    return dbt.cli(args, context=context)
+
+
 @dbt_assets(
     manifest=crm_dbt_project().manifest_path,
     project=crm_dbt_project(),
@@ -101,7 +113,7 @@ def relation_metadata(relations: list[list[str]]) -> dict[tuple[str, ...], dict]
 )
 def dbt_warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """Staging, identity resolution, marts, seeds and snapshots (dbt build)."""
-    yield from _stream(context, dbt.cli(["build"], context=context))
+    yield from _stream(context, _build(dbt, ["build"], context))
 
 
 @dbt_assets(
@@ -123,4 +135,4 @@ def dbt_incremental_facts(context: dg.AssetExecutionContext, dbt: DbtCliResource
             "incremental_start": window.start.strftime("%Y-%m-%d"),
             "incremental_end": window.end.strftime("%Y-%m-%d"),
         })]
-    yield from _stream(context, dbt.cli(args, context=context))
+    yield from _stream(context, _build(dbt, args, context))

@@ -9,6 +9,11 @@
 -- after the newest already loaded (_extracted_at watermark), plus lines whose customer_key
 -- changed because identity resolution re-clustered their customer, so an incremental build
 -- equals a full refresh (tests/dbt/test_incremental.py proves it).
+-- Lines reference their order and product; declaring both as parents makes the relationships
+-- tests run once both sides exist (with indirect selection "buildable", see
+-- orchestration/defs/dbt/assets.py):
+-- depends_on: {{ ref('fct_orders') }}
+-- depends_on: {{ ref('dim_product') }}
 with lines as (
     select * from {{ ref('int_order_lines_unified') }}
 )
