@@ -158,3 +158,39 @@ def load_semantic_layer(path: Path = SEMANTIC_LAYER_FILE) -> SemanticLayer:
             description=" ".join(str(raw.get("description", "")).split()),
             type_params=raw.get("type_params", {}))
     return SemanticLayer(measures, metrics, Path(path))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m warehouse.metrics [--grain month] [--sql] METRIC...``: print each metric per
+    period from the warehouse (CRMW_WAREHOUSE_PATH, read-only), or its SQL with ``--sql``."""
+    import argparse
+
+    from warehouse.connection import connect
+
+    parser = argparse.ArgumentParser(prog="python -m warehouse.metrics", description=main.__doc__)
+    parser.add_argument("metrics", nargs="*", help="metric names (default: list the metrics)")
+    parser.add_argument("--grain", default="month", choices=GRAINS)
+    parser.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
+    args = parser.parse_args(argv)
+    layer = load_semantic_layer()
+    if not args.metrics:
+        for m in layer.metrics.values():
+            print(f"{m.name:28} {m.type:8} {m.description}")
+        return
+    for name in args.metrics:
+        sql = layer.metric_sql(name, args.grain)
+        if args.sql:
+            print(f"-- {name} ({args.grain})\n{sql};")
+            continue
+        con = connect(read_only=True)
+        try:
+            rows = con.execute(f"select * from ({sql}) order by period_start").fetchall()
+        finally:
+            con.close()
+        print(f"{name} per {args.grain}")
+        for period, value in rows:
+            print(f"  {period}  {value}")
+
+
+if __name__ == "__main__":
+    main()

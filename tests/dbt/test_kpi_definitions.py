@@ -158,3 +158,16 @@ def test_metricflow_query_equals_kpi_monthly(built_warehouse, tmp_path):
                     f"{period} {name}: kpi_monthly {mart_value} != MetricFlow {mf_value}")
                 compared += 1
     assert compared >= len(metrics) * (len(mart) - 1)
+
+
+def test_unknown_metric_or_grain_is_a_clear_error(capsys):
+    from warehouse.metrics import MetricDefinitionError, main
+
+    layer = load_semantic_layer()
+    with pytest.raises(MetricDefinitionError, match="no metric named 'profit'"):
+        layer.metric_sql("profit")
+    with pytest.raises(MetricDefinitionError, match="grain 'hour'"):
+        layer.metric_sql("revenue", "hour")
+    main(["--sql", "--grain", "month", "average_order_value"])
+    sql = capsys.readouterr().out
+    assert "marts.fct_orders" in sql and "nullif(den, 0)" not in sql and "/ nullif(" in sql
