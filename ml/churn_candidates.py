@@ -62,6 +62,11 @@ class Candidate:
     def _build(self):
         raise NotImplementedError
 
+    def consistent(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Make an occluded copy (one feature set to its typical value) a possible customer
+        history again. Most candidates accept any feature vector; see BgNbdChurn."""
+        return frame
+
 
 class RecencyOnly(Candidate):
     def __init__(self) -> None:
@@ -136,6 +141,16 @@ class BgNbdChurn(Candidate):
             quiet = (1 - alive) + alive * quiet_if_alive
         return np.clip(np.asarray(quiet, float), 0.0, 1.0)
 
+    def consistent(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """A typical recency can exceed a young customer's own age T, or be non-zero for a
+        customer with no repeat purchase; neither is a possible history (BG/NBD refuses
+        both). Such an occluded copy gets recency = T (its last purchase as late as it can
+        be), and recency 0 where frequency is 0."""
+        frame = frame.copy()
+        recency = np.minimum(frame["bg_recency"], frame["bg_T"])
+        frame["bg_recency"] = np.where(frame["bg_frequency"] > 0, recency, 0.0)
+        return frame
+
     @staticmethod
     def _inputs(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return (frame["bg_frequency"].to_numpy(float),
@@ -202,7 +217,7 @@ def reasons(candidate: Candidate, frame: pd.DataFrame, top: int = 3) -> list[lis
             changed = chunk.copy()
             typical = candidate.reference[column]
             changed[column] = chunk[column] if pd.isna(typical) else typical
-            copies.append(changed)
+            copies.append(candidate.consistent(changed))
         stacked = candidate.predict(pd.concat(copies, ignore_index=True))
         stacked = stacked.reshape(len(columns) + 1, len(chunk))
         drops[start:start + len(chunk)] = (stacked[0] - stacked[1:]).T

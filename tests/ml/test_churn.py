@@ -116,3 +116,26 @@ def test_oracle_uses_true_alive_state_and_rate(tmp_path):
     assert p["b"] == pytest.approx(math.exp(-0.01 * 90))  # alive: Poisson silence
     assert p["c"] == pytest.approx(math.exp(-0.05 * 90))  # drops out later: alive at as-of
     assert math.isnan(p["zz"])
+
+
+def test_reasons_for_bgnbd_champion_when_typical_recency_exceeds_a_young_customers_age():
+    """Regression (e2e run): occluding bg_recency with its median made recency > T for young
+    customers, and BG/NBD refused the row, failing the whole churn asset."""
+    import numpy as np
+    import pandas as pd
+
+    from ml.churn_candidates import BgNbdChurn, reasons
+
+    rng = np.random.default_rng(7)
+    n = 600
+    age = rng.uniform(5, 700, n)
+    frequency = rng.poisson(2, n).astype(float)
+    recency = np.where(frequency > 0, age * rng.uniform(0.3, 1.0, n), 0.0)
+    frame = pd.DataFrame({"bg_frequency": frequency, "bg_recency": recency, "bg_T": age})
+    candidate = BgNbdChurn(horizon_days=90).fit(frame)
+    young = frame["bg_T"] < candidate.reference["bg_recency"]
+    assert young.any(), "the case needs customers younger than the typical recency"
+    why = reasons(candidate, frame)
+    assert len(why) == n
+    probabilities = candidate.predict(frame)
+    assert np.all((probabilities >= 0) & (probabilities <= 1))
