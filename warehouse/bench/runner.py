@@ -106,11 +106,17 @@ class Bench:
             event = json.loads(line)
             peak = m.peak_between(event["start"], event["end"])
             stages[event["stage"]] = {"seconds": event["end"] - event["start"],
-                                      "peak_tree_rss_mb": peak, "log": str(log)}
+                                      "peak_tree_rss_mb": peak, "log": str(log),
+                                      "step_seconds": event.get("step_seconds", {})}
             self._say(event["stage"], stages[event["stage"]]["seconds"], peak)
         missing = {"load_definitions", *STAGE_ORDER} - stages.keys()
         if missing:
             raise BenchError(f"stages without timings: {sorted(missing)}; see {log}")
+        gx = {k: v for k, v in stages["extract"]["step_seconds"].items()
+              if k.startswith("gx_suite")}
+        stages["extract"]["gx_raw_checks_seconds"] = sum(gx.values())
+        if gx:
+            self.echo(f"  {'(GX raw checks, in extract)':22} {sum(gx.values()):8.1f} s")
         stages["_process"] = m.to_dict()
         return stages, root / "warehouse.duckdb"
 
@@ -215,37 +221,43 @@ def machine() -> dict:
 def run_benchmark(customers: int, *, work_dir: Path | None = None,
                   results_dir: Path | None = None, history_days: int | None = None,
                   seed: int = 42, echo=print) -> tuple[dict, Path]:
-    """Run everything at one scale; return the result and the path of its JSON file."""
+    """Run everything at one scale; return the result and the path of its JSON file.
+
+    The JSON is rewritten after every phase with ``"complete": false`` (a run stopped half-way
+    keeps what it measured); the markdown table is written once everything is in.
+    """
     work = (work_dir or BENCH_DIR / "work" / str(customers)).resolve()
     results = (results_dir or BENCH_DIR / "results").resolve()
+    results.mkdir(parents=True, exist_ok=True)
     bench = Bench(customers, work, history_days, seed, echo)
     started = time.perf_counter()
-    info = machine()
-    echo(f"benchmark at {customers:,} customers in {work}")
-    sources, generated = bench.sources()
-    stages, warehouse = bench.staged(sources)
-    floor = bench.floor(warehouse, stages["dbt_marts"]["seconds"], sources)
-    comparisons = bench.comparisons(warehouse, floor)
-    whole = bench.pipeline(sources)
     result = {
-        "benchmark": "crm-warehouse pipeline at scale",
+        "benchmark": "crm-warehouse pipeline at scale", "complete": False,
         "customers": customers, "seed": seed, "history_days": history_days,
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "memory_measure": "peak_tree_rss_mb = max over 0.2 s samples of the summed VmRSS of "
-                          "the child and all its descendants; max_process_rss_mb = ru_maxrss",
-        "machine": info, "sources_generation": generated, "stages": stages,
-        "pipeline": whole["pipeline"], "simulate_day": whole["simulate_day"],
-        "incremental": whole["incremental"],
-        "ratio_incremental_to_pipeline": whole["incremental"]["seconds"]
-        / whole["pipeline"]["seconds"],
-        "floor": floor, **comparisons,
-        "benchmark_seconds": time.perf_counter() - started,
         "command": f"crm-warehouse bench --customers {customers}"
                    + (f" --history-days {history_days}" if history_days else ""),
+        "memory_measure": "peak_tree_rss_mb = max over 0.2 s samples of the summed VmRSS of "
+                          "the child and all its descendants; max_process_rss_mb = ru_maxrss",
+        "machine": machine(),
     }
-    results.mkdir(parents=True, exist_ok=True)
     path = results / f"{result['date'][:10]}-{customers}.json"
-    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+
+    def save(**measured) -> None:
+        result.update(measured, benchmark_seconds=time.perf_counter() - started)
+        path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+
+    echo(f"benchmark at {customers:,} customers in {work}")
+    sources, generated = bench.sources()
+    save(sources_generation=generated)
+    stages, warehouse = bench.staged(sources)
+    save(stages=stages)
+    floor = bench.floor(warehouse, stages["dbt_marts"]["seconds"], sources)
+    save(floor=floor)
+    save(**bench.comparisons(warehouse, floor))
+    whole = bench.pipeline(sources)
+    save(**whole, ratio_incremental_to_pipeline=whole["incremental"]["seconds"]
+         / whole["pipeline"]["seconds"], complete=True)
     path.with_suffix(".md").write_text(markdown_table(result))
     return result, path
 
@@ -267,6 +279,9 @@ def markdown_table(result: dict) -> str:
             lines.append(f"| {name}")
             continue
         lines.append(f"| {name} | {step['seconds']:.1f} | {step['peak_tree_rss_mb']:.0f} |")
+        if name == "extract" and step.get("gx_raw_checks_seconds"):
+            lines.append(f"| &nbsp;&nbsp;of which quality checkpoints (GX suites on raw, "
+                         f"sum of step times) | {step['gx_raw_checks_seconds']:.1f} | |")
     f, r, b = result["floor"], result["pandas_rfm"], result["bgnbd"]
     lines += ["", "| comparison | figure |", "|---|---|",
               f"| incremental / whole pipeline | {result['ratio_incremental_to_pipeline']:.2f} |",
