@@ -167,7 +167,9 @@ def forget(customer: str) -> None:
               help="default bench/work/<customers>")
 @click.option("--results-dir", type=click.Path(file_okay=False), default=None,
               help="default bench/results")
-def bench(customers, history_days, seed, work_dir, results_dir) -> None:
+@click.option("--resume", is_flag=True,
+              help="reuse the stage figures and warehouse of an earlier run at this scale")
+def bench(customers, history_days, seed, work_dir, results_dir, resume) -> None:
     """Time every pipeline stage, the whole pipeline and one incremental day at a scale."""
     from pathlib import Path
 
@@ -177,7 +179,7 @@ def bench(customers, history_days, seed, work_dir, results_dir) -> None:
         _, path = run_benchmark(customers, history_days=history_days, seed=seed,
                                 work_dir=Path(work_dir) if work_dir else None,
                                 results_dir=Path(results_dir) if results_dir else None,
-                                echo=click.echo)
+                                echo=click.echo, resume=resume)
     except BenchError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo("")

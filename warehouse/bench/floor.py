@@ -48,8 +48,8 @@ def marts_before_ml(manifest: dict) -> set[str]:
             return False
         if unique_id not in reads_ml:
             reads_ml[unique_id] = False  # cycles cannot happen in dbt; guards the recursion
-            reads_ml[unique_id] = any(depends_on_ml(p)
-                                      for p in nodes[unique_id]["depends_on"]["nodes"])
+            parents = nodes[unique_id].get("depends_on", {}).get("nodes", [])
+            reads_ml[unique_id] = any(depends_on_ml(p) for p in parents)
         return reads_ml[unique_id]
 
     return {n["name"] for uid, n in nodes.items()
@@ -70,7 +70,7 @@ def marts_models_in_order(manifest: dict, names: set[str]) -> list[dict]:
         if name in seen:
             return
         seen.add(name)
-        for parent in nodes[name]["depends_on"]["nodes"]:
+        for parent in nodes[name].get("depends_on", {}).get("nodes", []):
             parent_name = parent.split(".")[-1]
             if parent_name in nodes:
                 visit(parent_name)

@@ -95,7 +95,11 @@ class Bench:
     def stage_command(self, *stages: str) -> list[str]:
         return [sys.executable, "-m", "warehouse.bench.stage", *stages]
 
-    def staged(self, sources: Path) -> tuple[dict, Path]:
+    def staged(self, sources: Path, resume: bool = False) -> tuple[dict, Path]:
+        saved = self.work / "staged" / "stages.json"
+        if resume and saved.exists():
+            self.echo(f"resuming: stage figures from {saved}")
+            return json.loads(saved.read_text()), saved.parent / "warehouse.duckdb"
         root = _fresh(self.work / "staged")
         env = _env(sources, root / "warehouse.duckdb", root / "dagster_home")
         events = root / "stage_events.jsonl"
@@ -118,6 +122,7 @@ class Bench:
         if gx:
             self.echo(f"  {'(GX raw checks, in extract)':22} {sum(gx.values()):8.1f} s")
         stages["_process"] = m.to_dict()
+        (root / "stages.json").write_text(json.dumps(stages, indent=2))
         return stages, root / "warehouse.duckdb"
 
     def floor(self, staged_warehouse: Path, dbt_marts_seconds: float, sources: Path) -> dict:
@@ -220,7 +225,7 @@ def machine() -> dict:
 
 def run_benchmark(customers: int, *, work_dir: Path | None = None,
                   results_dir: Path | None = None, history_days: int | None = None,
-                  seed: int = 42, echo=print) -> tuple[dict, Path]:
+                  seed: int = 42, echo=print, resume: bool = False) -> tuple[dict, Path]:
     """Run everything at one scale; return the result and the path of its JSON file.
 
     The JSON is rewritten after every phase with ``"complete": false`` (a run stopped half-way
@@ -250,8 +255,8 @@ def run_benchmark(customers: int, *, work_dir: Path | None = None,
     echo(f"benchmark at {customers:,} customers in {work}")
     sources, generated = bench.sources()
     save(sources_generation=generated)
-    stages, warehouse = bench.staged(sources)
-    save(stages=stages)
+    stages, warehouse = bench.staged(sources, resume=resume)
+    save(stages=stages, resumed_stages=resume)
     floor = bench.floor(warehouse, stages["dbt_marts"]["seconds"], sources)
     save(floor=floor)
     save(**bench.comparisons(warehouse, floor))
@@ -262,37 +267,64 @@ def run_benchmark(customers: int, *, work_dir: Path | None = None,
     return result, path
 
 
+def _cell(value, fmt: str) -> str:
+    return "n/a" if value is None else format(value, fmt)
+
+
 def markdown_table(result: dict) -> str:
+    """The table of a result, complete or not (what was not measured shows as n/a or is left
+    out, and a failed stage is marked FAILED)."""
     m = result["machine"]
+    state = "" if result.get("complete") else " **(incomplete run: later phases not measured)**"
     lines = [f"Benchmark at {result['customers']:,} customers, {result['date']} "
              f"({m['cpus']} CPUs {m['cpu_model']}, {m['memory_gb']} GB; load "
-             f"{m['load_average_1m_at_start']:.1f} at start)", "",
+             f"{m['load_average_1m_at_start']:.1f} at start){state}", "",
              "| step | wall time (s) | peak memory, process tree (MB) |", "|---|---:|---:|",
              "| *stages, one process (Dagster materializations of asset groups)* | | |"]
-    rows = [(name, result["stages"][name]) for name in ("load_definitions", *STAGE_ORDER)]
+    stages = result.get("stages", {})
+    rows = [(name, stages.get(name)) for name in ("load_definitions", *STAGE_ORDER)]
     rows += [("*whole pipeline, own process each* | | |", None),
-             ("whole pipeline (build_everything)", result["pipeline"]),
-             ("simulate --days 1", result["simulate_day"]),
-             ("incremental run after one day", result["incremental"])]
+             ("whole pipeline (build_everything)", result.get("pipeline")),
+             ("simulate --days 1", result.get("simulate_day")),
+             ("incremental run after one day", result.get("incremental"))]
     for name, step in rows:
-        if step is None:
+        if name.startswith("*"):
             lines.append(f"| {name}")
             continue
-        lines.append(f"| {name} | {step['seconds']:.1f} | {step['peak_tree_rss_mb']:.0f} |")
+        if step is None:
+            lines.append(f"| {name} | not measured | |")
+            continue
+        label = name if step.get("ok", True) else f"{name} (FAILED)"
+        lines.append(f"| {label} | {_cell(step['seconds'], '.1f')} | "
+                     f"{_cell(step.get('peak_tree_rss_mb'), '.0f')} |")
         if name == "extract" and step.get("gx_raw_checks_seconds"):
             lines.append(f"| &nbsp;&nbsp;of which quality checkpoints (GX suites on raw, "
                          f"sum of step times) | {step['gx_raw_checks_seconds']:.1f} | |")
-    f, r, b = result["floor"], result["pandas_rfm"], result["bgnbd"]
-    lines += ["", "| comparison | figure |", "|---|---|",
-              f"| incremental / whole pipeline | {result['ratio_incremental_to_pipeline']:.2f} |",
-              f"| marts via dbt+Dagster / SQL floor ({f['models']} models) | "
-              f"{f['dagster_dbt_seconds']:.1f} s / {f['seconds']:.1f} s = "
-              f"{f['ratio_dagster_dbt_to_floor']:.2f}x |",
-              f"| RFM: pandas (read+compute) / customer_rfm SQL | {r['seconds']:.2f} s / "
-              f"{r['sql_seconds']:.2f} s = {r['ratio_pandas_to_sql']:.2f}x "
-              f"({r['rows_agreeing_with_mart']:,} of {r['mart_customers']:,} rows agree) |"]
-    if "lifetimes_seconds" in b:
+    lines += ["", "| comparison | figure |", "|---|---|"]
+    if "ratio_incremental_to_pipeline" in result:
+        lines.append(f"| incremental / whole pipeline | "
+                     f"{result['ratio_incremental_to_pipeline']:.2f} |")
+    f = result.get("floor")
+    if f:
+        lines.append(f"| marts via dbt+Dagster / SQL floor ({f['models']} models) | "
+                     f"{f['dagster_dbt_seconds']:.1f} s / {f['seconds']:.1f} s = "
+                     f"{f['ratio_dagster_dbt_to_floor']:.2f}x |")
+    r = result.get("pandas_rfm")
+    if r:
+        lines.append(f"| RFM: pandas (read+compute) / customer_rfm SQL | {r['seconds']:.2f} s / "
+                     f"{_cell(r['sql_seconds'], '.2f')} s = "
+                     f"{_cell(r['ratio_pandas_to_sql'], '.2f')}x "
+                     f"({r['rows_agreeing_with_mart']:,} of {r['mart_customers']:,} rows agree) |")
+    b = result.get("bgnbd")
+    if b and "lifetimes_seconds" in b:
         lines.append(f"| BG/NBD fit ({b['customers']:,} customers): lifetimes / ours | "
                      f"{b['lifetimes_seconds']:.2f} s / {b['ours_seconds']:.2f} s = "
                      f"{b['ratio_lifetimes_to_ours']:.1f}x |")
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # python -m warehouse.bench.runner RESULT.json: print + write table
+    target = Path(sys.argv[1])
+    table = markdown_table(json.loads(target.read_text()))
+    target.with_suffix(".md").write_text(table)
+    print(table)
