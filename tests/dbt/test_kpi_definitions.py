@@ -1,7 +1,9 @@
 """One definition per KPI: every KPI of the issue is exactly one metric of the dbt semantic
-layer, with a description; kpi_daily and kpi_monthly hold the values that definition gives
-(recomputed from the YAML by warehouse.metrics, and by MetricFlow when dbt-metricflow is
-installed); the marts' column descriptions are the metrics' descriptions word for word."""
+layer, with a description; kpi_daily and kpi_monthly are compiled from that definition by the
+kpis macro (changing a metric in the YAML changes the marts, with no SQL edited) and hold the
+values it gives (recomputed from the YAML by warehouse.metrics, and by MetricFlow when
+dbt-metricflow is installed); the marts' column descriptions are the metrics' descriptions
+word for word."""
 
 from __future__ import annotations
 
@@ -66,11 +68,69 @@ def test_every_issue_kpi_has_exactly_one_described_metric():
         for name in metrics:
             assert name in layer.metrics, f"KPI {kpi!r}: no metric {name!r}"
             assert len(layer.metrics[name].description) > 10, f"metric {name!r} has no description"
-    # and no other SQL file of the project defines a KPI again: only the kpis macro computes them
-    for path in DBT_PROJECT_DIR.glob("models/**/*.sql"):
-        text = path.read_text()
-        if path.stem in ("kpi_daily", "kpi_monthly"):
-            assert "{{ kpis(" in text and "sum(" not in text, f"{path} must only call kpis()"
+    # the KPI marts only call the macro that compiles the semantic layer, and that macro
+    # writes no aggregate of its own (its only aggregates are the agg -> SQL function map and
+    # the first-day rule of semi-additive measures)
+    for stem in ("kpi_daily", "kpi_monthly"):
+        text = (DBT_PROJECT_DIR / "models" / "marts" / "crm" / f"{stem}.sql").read_text()
+        code = "\n".join(line for line in text.splitlines() if not line.startswith("--"))
+        assert code.strip().startswith("{{ kpis(") and "(" not in code.split("}}", 1)[1], stem
+    macro = (DBT_PROJECT_DIR / "macros" / "kpis.sql").read_text()
+    for measure in layer.measures.values():
+        assert measure.expr not in macro or measure.expr in ("1",), (
+            f"macros/kpis.sql repeats the expression of measure {measure.name!r}")
+
+
+def test_changing_a_metric_in_the_yaml_changes_the_marts(built_warehouse, tmp_path):
+    """The marts hold no second copy: edit only the semantic-layer YAML (orders now counts
+    cancelled orders too; a new derived metric appears as a documented column) and rebuild
+    kpi_monthly: its values follow the edited definitions."""
+    project = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    layer_file = project / "models" / "metrics" / SEMANTIC_LAYER_FILE.name
+    text = layer_file.read_text()
+    old = "expr: case when not is_cancelled then 1 else 0 end"
+    assert text.count(old) == 1
+    doc = yaml.safe_load(text.replace(old, "expr: '1'"))
+    doc["metrics"].append({
+        "name": "orders_per_active_customer", "label": "Orders per active customer",
+        "description": "orders / active customers", "type": "derived",
+        "type_params": {"expr": "orders / nullif(active_customers, 0)",
+                        "metrics": [{"name": "orders"}, {"name": "active_customers"}]}})
+    layer_file.write_text(yaml.safe_dump(doc, sort_keys=False))
+    models_file = project / "models" / "marts" / "crm" / "_crm__models.yml"
+    models = yaml.safe_load(models_file.read_text())
+    monthly = next(m for m in models["models"] if m["name"] == "kpi_monthly")
+    monthly["columns"].append({"name": "orders_per_active_customer", "data_type": "double",
+                               "description": "orders / active customers"})
+    models_file.write_text(yaml.safe_dump(models, sort_keys=False))
+
+    warehouse = built_warehouse.copy_to(tmp_path / "wh")
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "run", "-s", "kpi_monthly",
+         "--project-dir", str(project), "--profiles-dir", str(project)],
+        cwd=project, env=dbt_env(warehouse), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"dbt run failed:\n{proc.stdout[-3000:]}"
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        rows = con.execute("""
+            with o as (select date_trunc('month', order_date)::date as period_start,
+                              count(*) as all_orders,
+                              count(distinct customer_key) filter (where not is_cancelled)
+                                  as active
+                       from marts.fct_orders group by 1)
+            select k.period_start, k.orders, o.all_orders, k.orders_per_active_customer,
+                   o.all_orders / nullif(o.active, 0)
+            from marts.kpi_monthly as k join o using (period_start) order by 1""").fetchall()
+        cancelled = con.execute(
+            "select count(*) from marts.fct_orders where is_cancelled").fetchone()[0]
+    finally:
+        con.close()
+    assert rows and cancelled > 0, "the test needs cancelled orders to tell the definitions apart"
+    assert all(r[1] == r[2] for r in rows), f"orders does not follow the edited metric: {rows[:3]}"
+    assert all(r[4] is None and r[3] is None or math.isclose(r[3], r[4]) for r in rows), rows[:3]
 
 
 def test_semantic_layer_is_in_the_dbt_manifest(built_warehouse):

@@ -1,2 +1,10 @@
--- Monthly KPIs (definitions in _crm__models.yml), computed at month grain.
+-- Monthly KPIs, one row per month: every column is a metric of the semantic layer
+-- (models/metrics/_kpi__semantic_models.yml), compiled by the kpis macro at month grain.
+-- The metrics' input models (dbt cannot see refs the macro makes at run time):
+-- depends_on: {{ ref('fct_orders') }}
+-- depends_on: {{ ref('kpi_customer_first_orders') }}
+-- depends_on: {{ ref('kpi_churn_daily') }}
+-- depends_on: {{ ref('fct_sessions') }}
+-- depends_on: {{ ref('fct_tickets') }}
+-- depends_on: {{ ref('fct_survey_responses') }}
 {{ kpis('month') }}
