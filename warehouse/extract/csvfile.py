@@ -51,25 +51,36 @@ def read_header(path: Path, label: str) -> list[str]:
     return header
 
 
-def parse_csv(path: Path, label: str) -> ParsedFile:
+def read_sql(header: list[str], rejects: str) -> str:
+    """``read_csv`` over the list bound as ``$paths`` with the contract's dialect, all VARCHAR;
+    rows with the wrong number of fields (and invalid UTF-8) go to the ``rejects`` table."""
+    spec = "{" + ", ".join(f"{_sql_str(h)}: 'VARCHAR'" for h in header) + "}"
+    return (f"read_csv($paths, header = true, delim = ',', quote = '\"', escape = '\"', "
+            f"auto_detect = false, columns = {spec}, store_rejects = true, "
+            f"rejects_table = {_sql_str(rejects)}, rejects_scan = {_sql_str(rejects + '_scan')})")
+
+
+def parse_csv(path: Path, label: str, mem: duckdb.DuckDBPyConnection | None = None) -> ParsedFile:
+    """One file on its own (the batch loader's fallback); ``mem``: a scratch connection."""
     header = read_header(path, label)
     if not header:
         return empty()
-    mem = duckdb.connect()
+    own = mem is None
+    mem = duckdb.connect() if own else mem
     try:
-        spec = "{" + ", ".join(f"{_sql_str(h)}: 'VARCHAR'" for h in header) + "}"
+        mem.execute("DROP TABLE IF EXISTS _single_rejects; DROP TABLE IF EXISTS _single_rejects_scan")
         rows = mem.execute(
-            f"""SELECT *, row_number() OVER () AS {ROW_NUMBER}
-                FROM read_csv(?, header = true, delim = ',', quote = '"', escape = '"',
-                              auto_detect = false, columns = {spec}, store_rejects = true)""",
-            [str(path)],
+            f"SELECT *, row_number() OVER () AS {ROW_NUMBER} FROM "
+            f"{read_sql(header, '_single_rejects')}",
+            {"paths": [str(path)]},
         ).to_arrow_table()
-        if mem.execute("SELECT count(*) FROM reject_errors").fetchone()[0] == 0:
+        if mem.execute("SELECT count(*) FROM _single_rejects").fetchone()[0] == 0:
             return ParsedFile(rows, header, rows.num_rows)
     except duckdb.Error:
         pass
     finally:
-        mem.close()
+        if own:
+            mem.close()
     return _parse_python(path, label, header)
 
 

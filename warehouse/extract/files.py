@@ -9,8 +9,18 @@ which is date order for the contract's ``<entity>_<YYYY-MM-DD>[_<suffix>]`` name
 from __future__ import annotations
 
 import hashlib
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+# A chunk of new files read in one DuckDB call is capped by its estimated uncompressed size
+# (gzip counted GZIP_RATIO times its size on disk) so memory stays bounded however long the
+# history; CRMW_EXTRACT_CHUNK_MB overrides the cap.
+CHUNK_MB_ENV = "CRMW_EXTRACT_CHUNK_MB"
+DEFAULT_CHUNK_MB = 256
+GZIP_RATIO = 8
+MAX_CHUNK_FILES = 1000
 
 SUFFIXES = {"ecommerce": (".jsonl.gz", ".jsonl"), "service_desk": (".csv", ".csv.gz")}
 
@@ -44,3 +54,34 @@ def discover(export_dir: Path, system: str, entity: str) -> list[Delivery]:
         Delivery(p, p.relative_to(export_dir).as_posix(), sha256_of(p), p.stat().st_size)
         for p in sorted(found, key=lambda p: p.name)
     ]
+
+
+def chunk_limit_bytes() -> int:
+    value = os.environ.get(CHUNK_MB_ENV, "").strip()
+    try:
+        mb = float(value) if value else DEFAULT_CHUNK_MB
+    except ValueError:
+        raise ValueError(f"{CHUNK_MB_ENV}={value!r} is not a number of megabytes") from None
+    if mb <= 0:
+        raise ValueError(f"{CHUNK_MB_ENV}={value!r} must be positive")
+    return int(mb * (1 << 20))
+
+
+def estimated_bytes(delivery: Delivery) -> int:
+    return delivery.size * (GZIP_RATIO if delivery.path.name.endswith(".gz") else 1)
+
+
+def chunked(deliveries: list[Delivery], limit_bytes: int) -> Iterator[list[Delivery]]:
+    """Consecutive runs of files (name order kept) of at most ``limit_bytes`` estimated
+    uncompressed bytes and MAX_CHUNK_FILES files; a larger file is a chunk on its own."""
+    chunk: list[Delivery] = []
+    size = 0
+    for delivery in deliveries:
+        estimate = estimated_bytes(delivery)
+        if chunk and (size + estimate > limit_bytes or len(chunk) >= MAX_CHUNK_FILES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(delivery)
+        size += estimate
+    if chunk:
+        yield chunk

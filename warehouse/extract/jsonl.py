@@ -28,7 +28,7 @@ from warehouse.extract.batch import QuarantinedLine
 from warehouse.extract.errors import ExtractionError, UnreadableFileError
 from warehouse.extract.parsed import ROW_NUMBER, ParsedFile, empty, printable
 
-_NOT_OBJECT = "\x00not-an-object"  # marks a non-object line; bound as a parameter
+NOT_OBJECT = "\x00not-an-object"  # marks a non-object line; bound as a parameter
 
 
 def _sql_str(text: str) -> str:
@@ -39,14 +39,50 @@ def _columns_struct(columns: list[str]) -> str:
     return "{" + ", ".join(f"{_sql_str(c)}: 'VARCHAR'" for c in columns) + "}"
 
 
-def parse_jsonl(path: Path, label: str) -> ParsedFile:
-    mem = duckdb.connect()
+def parse_jsonl(path: Path, label: str,
+                mem: duckdb.DuckDBPyConnection | None = None) -> ParsedFile:
+    """One file on its own (the batch loader's fallback); ``mem``: a scratch connection."""
+    own = mem is None
+    mem = duckdb.connect() if own else mem
     try:
         return _parse_bulk(mem, path)
     except duckdb.Error:
         return _parse_lines(mem, path, label)
     finally:
-        mem.close()
+        if own:
+            mem.close()
+
+
+RECORD = "\x00record"  # one per record in a key scan, so empty objects are counted too
+
+
+def scan_keys(mem: duckdb.DuckDBPyConnection, paths: list[str]) -> dict[int, dict[str, int]]:
+    """Key scan of several files in one read: {file index: {key: count}}.
+
+    Every record contributes ``RECORD``; a line that is valid JSON but not an object
+    contributes ``NOT_OBJECT`` instead. A file with no records does not appear. Raises
+    ``duckdb.Error`` if any file has a malformed line or cannot be read.
+    """
+    rows = mem.execute(
+        """SELECT file_index, k, count(*) FROM (
+               SELECT file_index,
+                      unnest(CASE WHEN json_type(json) = 'OBJECT'
+                                  THEN list_prepend($record, json_keys(json))
+                                  ELSE [$marker] END) AS k
+               FROM read_ndjson_objects($paths))
+           GROUP BY ALL""",
+        {"record": RECORD, "marker": NOT_OBJECT, "paths": paths},
+    ).fetchall()
+    found: dict[int, dict[str, int]] = {}
+    for index, key, count in rows:
+        found.setdefault(index, {})[key] = count
+    return found
+
+
+def read_sql(columns: list[str]) -> str:
+    """``read_json`` over the list bound as ``$paths``: every column VARCHAR."""
+    return (f"read_json($paths, format = 'newline_delimited', "
+            f"columns = {_columns_struct(columns)})")
 
 
 def _parse_bulk(mem: duckdb.DuckDBPyConnection, path: Path) -> ParsedFile:
@@ -54,9 +90,9 @@ def _parse_bulk(mem: duckdb.DuckDBPyConnection, path: Path) -> ParsedFile:
         """SELECT DISTINCT unnest(CASE WHEN json_type(json) = 'OBJECT' THEN json_keys(json)
                                    ELSE [$marker] END)
             FROM read_ndjson_objects($path)""",
-        {"marker": _NOT_OBJECT, "path": str(path)},
+        {"marker": NOT_OBJECT, "path": str(path)},
     ).fetchall()]
-    if _NOT_OBJECT in keys:
+    if NOT_OBJECT in keys:
         raise duckdb.InvalidInputException("a line is valid JSON but not an object")
     columns = sorted(keys)
     if not columns:
