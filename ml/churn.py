@@ -46,6 +46,7 @@ from ml.features import (
     rfm_inputs_sql,
 )
 from ml.oracle import oracle_probabilities, truth_available
+from ml.threads import with_bounded_threads
 
 # Risk bands on the calibrated probability of no purchase in the horizon.
 RISK_BANDS = ((0.7, "high"), (0.4, "medium"), (0.0, "low"))
@@ -98,6 +99,7 @@ def with_bgnbd_inputs(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame,
     return frame.merge(rfm, on="customer_key", how="left", validate="one_to_one")
 
 
+@with_bounded_threads
 def train_and_score(con: duckdb.DuckDBPyConnection, *, scoring_as_of: dt.date | None = None,
                     windows: ChurnWindows | None = None, truth_dir: Path | None = None,
                     artifacts_root: Path | None = None,

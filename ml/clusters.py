@@ -19,12 +19,13 @@ import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.impute import SimpleImputer
-from sklearn.metrics import silhouette_score
+from sklearn.metrics import pairwise_distances, silhouette_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from ml import model_store
 from ml.features import ChurnWindows, build_features, default_scoring_date
+from ml.threads import with_bounded_threads
 
 CLUSTER_FEATURES: tuple[str, ...] = (
     "recency_days", "frequency_total", "monetary_avg_order", "spend_12m", "tenure_days",
@@ -35,6 +36,8 @@ LOG_FEATURES = ("recency_days", "frequency_total", "monetary_avg_order", "spend_
                 "tenure_days", "sessions_12m", "tickets_12m")
 K_RANGE = range(2, 9)
 SILHOUETTE_SAMPLE = 5_000
+FIT_SAMPLE = 50_000  # rows the k candidates are fitted on
+N_INIT = 4
 CLUSTERS_TABLE = "ml.customer_clusters"
 STRONG_TRAIT_Z = 0.9
 
@@ -75,21 +78,45 @@ def preprocessor(columns: list[str]):
 
 def choose_k(x: np.ndarray, k_range=K_RANGE, seed: int = 0) -> tuple[dict[int, float],
                                                                     dict[int, KMeans]]:
+    """Silhouette of each k in ``k_range``; returns (scores, fitted models) by k.
+
+    Cost is kept flat in the number of customers: the silhouette uses a fixed-seed sample of
+    ``SILHOUETTE_SAMPLE`` rows whose pairwise distances are computed once for every k, and
+    above ``FIT_SAMPLE`` rows the candidate models are fitted on a fixed-seed sample (the
+    chosen one is refitted on all rows by :func:`fit_final`). Up to ``FIT_SAMPLE`` rows every
+    model sees every row, as before.
+    """
     rng = np.random.default_rng(seed)
     sample = rng.choice(len(x), size=min(len(x), SILHOUETTE_SAMPLE), replace=False)
+    if len(x) > FIT_SAMPLE:
+        fit_rows = np.random.default_rng(seed + 1).choice(len(x), size=FIT_SAMPLE,
+                                                          replace=False)
+        x_fit = x[fit_rows]
+    else:
+        x_fit = x
+    distances = pairwise_distances(x[sample])  # shared by every k: computed once
     scores, models = {}, {}
     for k in k_range:
         if k >= len(x):
             break
-        model = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(x)
-        labels = model.labels_[sample]
+        model = KMeans(n_clusters=k, n_init=N_INIT, random_state=seed).fit(x_fit)
+        labels = model.labels_[sample] if x_fit is x else model.predict(x[sample])
         if len(np.unique(labels)) < 2:
             continue
-        scores[k] = float(silhouette_score(x[sample], labels))
+        scores[k] = float(silhouette_score(distances, labels, metric="precomputed"))
         models[k] = model
     if not scores:
         raise ValueError(f"cannot cluster {len(x)} customers: need at least 3 distinct ones")
     return scores, models
+
+
+def fit_final(x: np.ndarray, model: KMeans, seed: int = 0) -> KMeans:
+    """The chosen model on every row: itself if it already saw them all, else one K-means
+    run over all rows started from the sample's centres (converges in a few passes)."""
+    if len(model.labels_) == len(x):
+        return model
+    return KMeans(n_clusters=model.n_clusters, init=model.cluster_centers_, n_init=1,
+                  random_state=seed).fit(x)
 
 
 def label_clusters(profile: pd.DataFrame, z: pd.DataFrame) -> list[str]:
@@ -135,6 +162,7 @@ def label_clusters(profile: pd.DataFrame, z: pd.DataFrame) -> list[str]:
     return out
 
 
+@with_bounded_threads
 def cluster_customers(con: duckdb.DuckDBPyConnection, *, scoring_as_of: dt.date | None = None,
                       k_range=K_RANGE, seed: int = 0, run_id: str | None = None,
                       artifacts_root=None) -> ClusterResult:
@@ -147,7 +175,7 @@ def cluster_customers(con: duckdb.DuckDBPyConnection, *, scoring_as_of: dt.date 
     x = prep.fit_transform(frame[columns].to_numpy(float))
     silhouettes, models = choose_k(x, k_range, seed)
     k = max(silhouettes, key=silhouettes.get)
-    model = models[k]
+    model = fit_final(x, models[k], seed)
     cluster = model.labels_
     profile = frame[columns].assign(cluster_id=cluster).groupby("cluster_id").mean()
     lifetime_spend = frame.frequency_total * frame.monetary_avg_order
@@ -161,8 +189,9 @@ def cluster_customers(con: duckdb.DuckDBPyConnection, *, scoring_as_of: dt.date 
     distance = np.linalg.norm(x - model.cluster_centers_[cluster], axis=1)
 
     parameters = {"features": columns, "log_features": list(LOG_FEATURES),
-                  "k_range": [min(k_range), max(k_range)], "k": k, "n_init": 4,
-                  "random_state": seed, "silhouette_sample": SILHOUETTE_SAMPLE}
+                  "k_range": [min(k_range), max(k_range)], "k": k, "n_init": N_INIT,
+                  "random_state": seed, "silhouette_sample": SILHOUETTE_SAMPLE,
+                  "fit_sample": min(len(x), FIT_SAMPLE)}
     version = model_store.new_version("clusters", parameters, trained_at)
     artifact = model_store.save_artifact(
         "clusters", version, {"preprocessor": prep, "kmeans": model},

@@ -28,6 +28,7 @@ import pandas as pd
 
 from ml import clv, model_store
 from ml.features import default_scoring_date, rfm_inputs_sql
+from ml.threads import with_bounded_threads
 
 TIME_UNIT_DAYS = 7.0  # fit in weeks, as in the literature (better conditioned than days)
 CLV_SCORES_TABLE = "ml.clv_scores"
@@ -124,6 +125,7 @@ def holdout_check(con: duckdb.DuckDBPyConnection, scoring: dt.date, days: int) -
     }
 
 
+@with_bounded_threads
 def score(con: duckdb.DuckDBPyConnection, *, scoring_as_of: dt.date | None = None,
           settings: ClvSettings | None = None, run_id: str | None = None,
           artifacts_root=None) -> ClvResult:

@@ -1,12 +1,15 @@
 """Thin Dagster assets over ``ml/``: read features from the marts, write scores to ``ml``.
 
 Each asset opens the build warehouse through :func:`warehouse.connection.connect` (one writer:
-``pool=WAREHOUSE_WRITER_POOL``), calls one plain-Python function, and reports what the model
+``pool=WAREHOUSE_WRITER_POOL``; :func:`_with_warehouse` opens and closes it), calls one
+plain-Python function to score and one to write, and reports what the model
 did as asset metadata (metrics table, parameters, training window, version, rows), so every
 run's numbers are in the Dagster UI next to the ``ml.model_runs`` rows written by the same call.
 """
 
 import json
+from collections.abc import Callable
+from typing import TypeVar
 
 import dagster as dg
 
@@ -29,6 +32,27 @@ MODEL_RUNS = dg.AssetKey(["ml", "model_runs"])
 CHURN_ALERTS = dg.AssetKey(["marts", "churn_alerts"])
 
 
+T = TypeVar("T")
+
+
+def _with_warehouse(fn: Callable[..., T]) -> T:
+    """Open the build warehouse, run ``fn(con)``, and always close the connection."""
+    con = connect()
+    try:
+        return fn(con)
+    finally:
+        con.close()
+
+
+def _score_and_write(score: Callable, write: Callable, **kwargs):
+    """``(result, rows)``: ``score(con, **kwargs)`` then ``write(con, result)`` on one
+    connection, the shape of every model asset below."""
+    def run(con):
+        result = score(con, **kwargs)
+        return result, write(con, result)
+    return _with_warehouse(run)
+
+
 def _json(value) -> dg.MetadataValue:
     return dg.MetadataValue.json(json.loads(json.dumps(value, default=str)))
 
@@ -49,13 +73,9 @@ def _numeric(metrics: dict) -> dict[str, float]:
         "becomes the champion. Every candidate's metrics go to ml.model_runs."),
 )
 def churn_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    con = connect()
-    try:
-        result = churn.train_and_score(con, truth_dir=settings().truth_dir,
-                                       run_id=f"churn-{context.run_id[:8]}")
-        rows = churn.write_outputs(con, result)
-    finally:
-        con.close()
+    result, rows = _score_and_write(churn.train_and_score, churn.write_outputs,
+                                    truth_dir=settings().truth_dir,
+                                    run_id=f"churn-{context.run_id[:8]}")
     champion = next(r for r in result.runs if r.role == "champion")
     context.log.info(f"churn champion {result.champion}:\n{result.metrics_markdown()}")
     return dg.MaterializeResult(metadata={
@@ -84,12 +104,8 @@ def churn_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         "(BG/NBD + Gamma-Gamma, ml/clv.py), next to the business's simple-rule baseline."),
 )
 def clv_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    con = connect()
-    try:
-        result = clv_scoring.score(con, run_id=f"clv-{context.run_id[:8]}")
-        rows = clv_scoring.write_outputs(con, result)
-    finally:
-        con.close()
+    result, rows = _score_and_write(clv_scoring.score, clv_scoring.write_outputs,
+                                    run_id=f"clv-{context.run_id[:8]}")
     model = result.runs[0]
     return dg.MaterializeResult(metadata={
         "metrics": dg.MetadataValue.md(model_store.metrics_markdown(result.runs)),
@@ -111,12 +127,8 @@ def clv_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         "a purchase; k chosen by silhouette over 2..8, each cluster profiled and labelled."),
 )
 def customer_clusters(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    con = connect()
-    try:
-        result = clusters.cluster_customers(con, run_id=f"clusters-{context.run_id[:8]}")
-        rows = clusters.write_outputs(con, result)
-    finally:
-        con.close()
+    result, rows = _score_and_write(clusters.cluster_customers, clusters.write_outputs,
+                                    run_id=f"clusters-{context.run_id[:8]}")
     profile = result.profile
     return dg.MaterializeResult(metadata={
         "k": result.k,
@@ -140,8 +152,7 @@ def customer_clusters(context: dg.AssetExecutionContext) -> dg.MaterializeResult
         "candidate (written by the model assets); this asset reports the latest runs."),
 )
 def model_runs(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    con = connect()
-    try:
+    def latest_runs(con):
         model_store.ensure_schema(con)
         latest = con.execute("""
             select model_name, candidate, role, model_version, roc_auc, pr_auc, brier_score,
@@ -149,9 +160,9 @@ def model_runs(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             from ml.model_runs
             qualify dense_rank() over (partition by model_name order by trained_at desc) = 1
             order by model_name, role, candidate""").df()
-        total = con.execute("select count(*) from ml.model_runs").fetchone()[0]
-    finally:
-        con.close()
+        return latest, con.execute("select count(*) from ml.model_runs").fetchone()[0]
+
+    latest, total = _with_warehouse(latest_runs)
     return dg.MaterializeResult(metadata={
         "latest_runs": dg.MetadataValue.md(model_store.frame_markdown(latest)),
         "dagster/row_count": int(total),
@@ -168,12 +179,7 @@ def model_runs(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         "win-back action and the churn model's probability."),
 )
 def churn_alerts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    con = connect()
-    try:
-        alerts = early_warning.build_alerts(con)
-        rows = early_warning.write_alerts(con, alerts)
-    finally:
-        con.close()
+    alerts, rows = _score_and_write(early_warning.build_alerts, early_warning.write_alerts)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": rows,
         "customers_alerted": int(alerts.customer_key.nunique()),
