@@ -51,6 +51,10 @@ from ml.threads import with_bounded_threads
 # Risk bands on the calibrated probability of no purchase in the horizon.
 RISK_BANDS = ((0.7, "high"), (0.4, "medium"), (0.0, "low"))
 CHURN_SCORES_TABLE = "ml.churn_scores"
+# Supervised candidates are fitted on at most this many customers (a fixed-seed random
+# sample above it), so training time stays flat at a million customers; validation metrics
+# and scoring always use every eligible customer.
+MAX_TRAIN_ROWS = 200_000
 
 
 @dataclass
@@ -78,9 +82,9 @@ def risk_band(probability: np.ndarray) -> np.ndarray:
 
 
 def labelled_frame(con: duckdb.DuckDBPyConnection, as_of: dt.date,
-                   windows: ChurnWindows) -> pd.DataFrame:
+                   windows: ChurnWindows, rfm: pd.DataFrame | None = None) -> pd.DataFrame:
     """Features at ``as_of`` with BG/NBD inputs and the churn label, eligible customers only."""
-    features = with_bgnbd_inputs(con, build_features(con, as_of, windows), as_of)
+    features = with_bgnbd_inputs(con, build_features(con, as_of, windows), as_of, rfm)
     labels = churn_labels(con, as_of, windows)
     frame = features.merge(labels, on="customer_key", how="inner", validate="one_to_one")
     if len(frame) != len(features):
@@ -92,11 +96,25 @@ def labelled_frame(con: duckdb.DuckDBPyConnection, as_of: dt.date,
     return frame
 
 
-def with_bgnbd_inputs(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame,
-                      as_of: dt.date) -> pd.DataFrame:
+def bgnbd_inputs(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> pd.DataFrame:
+    """``customer_key, bg_frequency, bg_recency, bg_T`` of every purchaser before ``as_of``."""
     rfm = con.execute(rfm_inputs_sql(as_of)).df()[["customer_key", "frequency", "recency", "T"]]
     rfm.columns = ["customer_key", "bg_frequency", "bg_recency", "bg_T"]
+    return rfm
+
+
+def with_bgnbd_inputs(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame,
+                      as_of: dt.date, rfm: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``frame`` with the BG/NBD inputs at ``as_of`` (``rfm``: already read ones)."""
+    rfm = bgnbd_inputs(con, as_of) if rfm is None else rfm
     return frame.merge(rfm, on="customer_key", how="left", validate="one_to_one")
+
+
+def training_rows(frame: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """``frame``, or a fixed-seed sample of ``MAX_TRAIN_ROWS`` of it when it is larger."""
+    if len(frame) <= MAX_TRAIN_ROWS:
+        return frame
+    return frame.sample(n=MAX_TRAIN_ROWS, random_state=seed).sort_index()
 
 
 @with_bounded_threads
@@ -116,8 +134,12 @@ def train_and_score(con: duckdb.DuckDBPyConnection, *, scoring_as_of: dt.date | 
     run_id = run_id or f"churn-{uuid.uuid4().hex[:12]}"
     trained_at = model_store.utc_now()
 
+    # Each purchase summary is read once: the validation one feeds the features and the
+    # BG/NBD fit, the scoring one the scoring features and a BG/NBD refit.
+    rfm_valid, rfm_scoring = bgnbd_inputs(con, valid_as_of), bgnbd_inputs(con, scoring)
     train = labelled_frame(con, train_as_of, windows)
-    valid = labelled_frame(con, valid_as_of, windows)
+    valid = labelled_frame(con, valid_as_of, windows, rfm_valid)
+    fit_rows = training_rows(train)
     if train.churned.nunique() < 2:
         raise ValueError(f"churn training at {train_as_of} has only one class "
                          f"({int(train.churned.iloc[0])}); need churners and non-churners")
@@ -126,16 +148,13 @@ def train_and_score(con: duckdb.DuckDBPyConnection, *, scoring_as_of: dt.date | 
     metrics: dict[str, dict[str, float]] = {}
     notes: dict[str, str] = {}
     for candidate in supervised_candidates():
-        candidate.fit(train, train.churned.to_numpy())
+        candidate.fit(fit_rows, fit_rows.churned.to_numpy())
         fitted[candidate.name] = candidate
         metrics[candidate.name] = churn_metrics(valid.churned, candidate.predict(valid))
 
     ok, why = bgnbd_available()
     if ok:
         bg = BgNbdChurn(windows.horizon_days)
-        rfm_valid = con.execute(rfm_inputs_sql(valid_as_of)).df()
-        rfm_valid = rfm_valid.rename(columns={"frequency": "bg_frequency",
-                                              "recency": "bg_recency", "T": "bg_T"})
         bg.fit(rfm_valid)  # unsupervised: purchase history before valid_as_of only
         fitted[bg.name] = bg
         metrics[bg.name] = churn_metrics(valid.churned, bg.predict(valid))
@@ -158,8 +177,9 @@ def train_and_score(con: duckdb.DuckDBPyConnection, *, scoring_as_of: dt.date | 
         notes["oracle"] = f"not run: {reason}"
 
     # Refit the champion on the latest fully labelled data and score at the scoring date.
-    final = _refit(fitted[champion], con, valid, valid_as_of, windows)
-    scoring_frame = with_bgnbd_inputs(con, build_features(con, scoring, windows), scoring)
+    final = _refit(fitted[champion], training_rows(valid), rfm_scoring)
+    scoring_frame = with_bgnbd_inputs(con, build_features(con, scoring, windows), scoring,
+                                      rfm_scoring)
     probability = final.predict(scoring_frame) if len(scoring_frame) else np.array([])
     why_codes = reasons(final, scoring_frame) if len(scoring_frame) else []
     parameters = {
@@ -168,6 +188,7 @@ def train_and_score(con: duckdb.DuckDBPyConnection, *, scoring_as_of: dt.date | 
         "active_lookback_days": windows.active_lookback_days,
         "candidates": {name: c.parameters for name, c in fitted.items()},
         "selection": "highest validation PR AUC",
+        "max_train_rows": MAX_TRAIN_ROWS,
     }
     version = model_store.new_version("churn", parameters, trained_at)
     artifact = model_store.save_artifact("churn", version, final, {
@@ -208,7 +229,7 @@ def train_and_score(con: duckdb.DuckDBPyConnection, *, scoring_as_of: dt.date | 
             training_window_start=train_as_of - dt.timedelta(days=windows.active_lookback_days),
             training_window_end=train_as_of + h,
             validation_as_of=valid_as_of, scoring_as_of=scoring,
-            n_train=len(train) if name != "oracle" else None, n_validation=len(valid),
+            n_train=len(fit_rows) if name != "oracle" else None, n_validation=len(valid),
             artifact_path=str(artifact) if name == champion else None,
             notes=notes.get(name),
         ))
@@ -219,17 +240,15 @@ def train_and_score(con: duckdb.DuckDBPyConnection, *, scoring_as_of: dt.date | 
                        train_as_of, valid_as_of, scoring, artifact)
 
 
-def _refit(candidate: Candidate, con: duckdb.DuckDBPyConnection, valid: pd.DataFrame,
-           valid_as_of: dt.date, windows: ChurnWindows) -> Candidate:
+def _refit(candidate: Candidate, valid: pd.DataFrame, rfm_scoring: pd.DataFrame) -> Candidate:
+    """The champion refitted: supervised ones on ``valid`` (features at the validation date,
+    labels after it); BG/NBD, which needs no label, on all purchase history before the
+    scoring date (``rfm_scoring``)."""
     fresh = copy.copy(candidate)  # same class and settings, no fitted state
     fresh.parameters = dict(candidate.parameters)
     fresh.estimator = fresh.reference = None
     if isinstance(candidate, BgNbdChurn):
-        # BG/NBD needs no label: re-estimate it on all purchase history before the scoring date.
-        rfm = con.execute(rfm_inputs_sql(valid_as_of + dt.timedelta(days=windows.horizon_days)))
-        frame = rfm.df().rename(columns={"frequency": "bg_frequency", "recency": "bg_recency",
-                                         "T": "bg_T"})
-        return fresh.fit(frame)
+        return fresh.fit(rfm_scoring)
     return fresh.fit(valid, valid.churned.to_numpy())
 
 
