@@ -11,9 +11,12 @@ Memory stays bounded whatever the table size:
   not validated before (``quality.validated_batches``).
 
 Result format: counts and record keys only. GX is asked for ``SUMMARY`` results with
-``exclude_unexpected_values`` and the suite's record key as ``unexpected_index_column_names``,
-and :func:`scrub` removes any value field that might still slip through, so neither the stored
-validation JSON, the Data Docs, the results table nor the Dagster metadata hold personal data.
+``exclude_unexpected_values``; it reports the first failing rows by position and the runner
+looks their record key up in the chunk (:func:`_keys_by_position`), and :func:`scrub` removes
+any value field that might still slip through, so neither the stored validation JSON, the Data
+Docs, the results table nor the Dagster metadata hold personal data. (GX can look the record
+key up itself with ``unexpected_index_column_names``, but it does so for every failing row in
+a Python loop before keeping the first 20: minutes per million failing rows.)
 """
 
 from __future__ import annotations
@@ -26,19 +29,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
-from expectations.gx_context import (
-    SITE_NAME,
-    dataframe_batch_definition,
-    make_offline,
-    open_context,
-)
+from expectations.gx_context import gx_project
 from expectations.outcome import MAX_FAILING_KEYS, Outcome
 from expectations.suite_files import ExpectationSpec, Suite
 from expectations.warehouse_checks import qualified, run_warehouse_check, table_columns
 
-DEFAULT_CHUNK_ROWS = int(os.environ.get("CRMW_QUALITY_CHUNK_ROWS", "200000"))
+DEFAULT_CHUNK_ROWS = int(os.environ.get("CRMW_QUALITY_CHUNK_ROWS", "1000000"))
 
 SCHEMA_TYPES = {
     "expect_table_columns_to_match_set", "expect_table_columns_to_match_ordered_list",
@@ -59,10 +58,9 @@ VALUE_FIELDS = ("partial_unexpected_list", "unexpected_list", "partial_unexpecte
                 "unexpected_rows", "unexpected_index_query", "details")
 
 
-def result_format(record_key: list[str]) -> dict:
+def result_format() -> dict:
     return {
         "result_format": "SUMMARY",
-        "unexpected_index_column_names": list(record_key),
         "exclude_unexpected_values": True,
         "partial_unexpected_count": MAX_FAILING_KEYS,
         "include_unexpected_rows": False,
@@ -155,6 +153,23 @@ def _record_keys(result: dict, record_key: tuple[str, ...]) -> list[dict]:
         for i in range(n):
             rows.append({k: _plain(v[i]) if i < len(v) else None for k, v in values.items()})
     return rows[:MAX_FAILING_KEYS]
+
+
+def _keys_by_position(result: dict | None, frame: pd.DataFrame, record_key: list[str]) -> None:
+    """Replace GX's failing row positions in ``result`` by those rows' record keys.
+
+    Without ``unexpected_index_column_names`` GX pandas lists the index labels of the first
+    failing rows; the chunk's index is a RangeIndex, so they locate the rows in ``frame``.
+    """
+    if not result or "partial_unexpected_index_list" not in result:
+        return
+    labels = result["partial_unexpected_index_list"] or []
+    if record_key and labels and all(isinstance(i, (int, np.integer)) for i in labels):
+        rows = frame.loc[list(labels), record_key]
+        result["partial_unexpected_index_list"] = [{k: rows[k].tolist() for k in record_key}]
+    elif not labels:
+        result["partial_unexpected_index_list"] = []
+    result["unexpected_index_column_names"] = list(record_key)
 
 
 class _Accumulator:
@@ -258,6 +273,37 @@ def _chunks(con, sql: str, chunk_rows: int):
         yield reader.schema.empty_table().to_pandas()
 
 
+def _hash_partitions(con, sql: str, cols: list[str], parts: int, batch_rows: int):
+    """The rows of ``sql`` as DataFrames, one per hash partition of ``cols``."""
+    import pyarrow as pa
+
+    hashed = "hash(" + ", ".join(f'"{c}"' for c in cols) + f") % {parts}"
+    reader = con.execute(f"select *, {hashed} as __crmw_part from ({sql}) order by "
+                         "__crmw_part").fetch_record_batch(batch_rows)
+    pending: list = []
+    current = None
+
+    def flush():
+        table = pa.Table.from_batches(pending).drop_columns(["__crmw_part"])
+        pending.clear()
+        return table.to_pandas()
+
+    for batch in reader:
+        part = batch.column("__crmw_part").to_numpy()
+        starts = [0, *(np.flatnonzero(part[1:] != part[:-1]) + 1).tolist(), len(part)]
+        for a, b in zip(starts[:-1], starts[1:], strict=True):
+            if current is not None and part[a] != current and pending:
+                yield flush()
+            current = part[a]
+            pending.append(batch.slice(a, b - a))
+    if pending:
+        yield flush()
+
+
+def _frame(con, sql: str) -> pd.DataFrame:
+    return con.execute(sql).arrow().read_all().to_pandas()
+
+
 def _exception_message(evr) -> str | None:
     """GX reports a raised exception flat or keyed by metric; None when nothing was raised."""
     info = evr.exception_info or {}
@@ -291,9 +337,11 @@ def validate_suite(con: duckdb.DuckDBPyConnection, suite: Suite, *, run_id: str,
                    gx_dir: Path, docs_dir: Path, chunk_rows: int | None = None) -> SuiteRun:
     """Validate ``suite`` on the warehouse behind ``con`` and build its Data Docs page.
 
-    Reads only; the caller writes the outcomes (see :mod:`expectations.results`).
+    Reads only; the caller writes the outcomes (see :mod:`expectations.results`). A scope of
+    at most ``chunk_rows`` rows (every demo-size table) is read once and validated in one GX
+    pass; a larger one is validated chunk by chunk (one GX pass per chunk), then per hash
+    partition for uniqueness, then on a projection for whole-column expectations.
     """
-    import great_expectations as gx
     from great_expectations.core.expectation_validation_result import (
         ExpectationSuiteValidationResult,
         ExpectationValidationResult,
@@ -311,21 +359,19 @@ def validate_suite(con: duckdb.DuckDBPyConnection, suite: Suite, *, run_id: str,
     gx_specs = [s for s in suite.expectations if not s.is_warehouse_check]
     scopes = {s.id: _scope(s) for s in gx_specs}
     record_key = [k for k in suite.record_key if k in columns]
-    rf = result_format(record_key)
+    rf = result_format()
 
-    context = open_context(gx_dir, docs_dir)
-    batch_definition = dataframe_batch_definition(context, suite.name)
+    project = gx_project(gx_dir, docs_dir)
+    expectations = {s.id: _gx_expectation(s) for s in gx_specs}
     evrs: dict[str, ExpectationValidationResult] = {}
 
     def run_group(specs: list[ExpectationSpec], frame: pd.DataFrame) -> dict:
         if not specs:
             return {}
-        gx_suite = gx.ExpectationSuite(name=suite.name)
-        for s in specs:
-            gx_suite.add_expectation(_gx_expectation(s))
-        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        result = batch.validate(gx_suite, result_format=rf)
-        return {r.expectation_config.meta["id"]: r for r in result.results}
+        results = project.validate(suite.name, frame, [expectations[s.id] for s in specs], rf)
+        for r in results:
+            _keys_by_position(r.result, frame, record_key)
+        return {r.expectation_config.meta["id"]: r for r in results}
 
     chunk_specs = [s for s in gx_specs if scopes[s.id] == "chunk"]
     schema_specs = [s for s in gx_specs if scopes[s.id] == "schema"]
@@ -333,37 +379,49 @@ def validate_suite(con: duckdb.DuckDBPyConnection, suite: Suite, *, run_id: str,
     unique_specs = [s for s in whole_specs if s.type in PARTITIONABLE_TYPES]
     whole_specs = [s for s in whole_specs if s.type not in PARTITIONABLE_TYPES]
     accumulators = {s.id: _Accumulator(s) for s in chunk_specs + unique_specs}
-    rows = chunks = 0
-    for frame in _chunks(con, _read_sql(suite, columns, con, None, where), chunk_rows):
-        if chunks == 0:
-            evrs.update(run_group(schema_specs, frame))
-        for eid, evr in run_group(chunk_specs, frame).items():
-            accumulators[eid].add(evr, tuple(record_key))
-            evrs.setdefault(eid, evr)
-        rows += len(frame)
-        chunks += 1
-        del frame
-    # Uniqueness over a large scope: hash-partition on the checked columns, so every
-    # duplicate lands in the same partition and each partition fits in one chunk.
-    for spec in unique_specs:
-        cols = _columns_of(spec)
-        parts = max(1, -(-rows // chunk_rows))
-        hashed = "hash(" + ", ".join(f'"{c}"' for c in cols) + f") % {parts}"
-        for part in range(parts):
-            cond = f"{hashed} = {part}"
-            part_where = f"{where} and {cond}" if where else f"where {cond}"
-            sql = _read_sql(suite, columns, con, record_key + cols, part_where)
-            frame = con.execute(sql).arrow().read_all().to_pandas()
-            for eid, evr in run_group([spec], frame).items():
+
+    def accumulate(results: dict) -> None:
+        for eid, evr in results.items():
+            if eid in accumulators:
                 accumulators[eid].add(evr, tuple(record_key))
                 evrs.setdefault(eid, evr)
-            del frame
-    if whole_specs:
-        needed = record_key + [c for s in whole_specs for c in _columns_of(s)]
-        sql = _read_sql(suite, columns, con, needed, where)
-        frame = con.execute(sql).arrow().read_all().to_pandas()
-        evrs.update(run_group(whole_specs, frame))
+            else:
+                evrs[eid] = evr
+
+    scope_rows = con.execute(
+        f"select count(*) from {qualified(suite.name)} {where}").fetchone()[0]
+    full_sql = _read_sql(suite, columns, con, None, where)
+    if scope_rows <= chunk_rows:
+        # One chunk holds the whole scope: every GX expectation in one validator pass.
+        frame = _frame(con, full_sql)
+        accumulate(run_group(schema_specs + chunk_specs + unique_specs + whole_specs, frame))
+        rows, chunks = len(frame), 1
         del frame
+    else:
+        rows = chunks = 0
+        for frame in _chunks(con, full_sql, chunk_rows):
+            accumulate(run_group((schema_specs if chunks == 0 else []) + chunk_specs, frame))
+            rows += len(frame)
+            chunks += 1
+            del frame
+        # Uniqueness over a large scope: hash-partition on the checked columns, so every
+        # duplicate lands in the same partition and each partition fits in one chunk. One
+        # scan sorted by partition, not one scan per partition.
+        for spec in unique_specs:
+            parts = max(1, -(-rows // chunk_rows))
+            sql = _read_sql(suite, columns, con, record_key + _columns_of(spec), where)
+            validated = False
+            for frame in _hash_partitions(con, sql, _columns_of(spec), parts, chunk_rows):
+                accumulate(run_group([spec], frame))
+                validated = True
+                del frame
+            if not validated:
+                accumulate(run_group([spec], _frame(con, sql)))
+        if whole_specs:
+            needed = record_key + [c for s in whole_specs for c in _columns_of(s)]
+            frame = _frame(con, _read_sql(suite, columns, con, needed, where))
+            accumulate(run_group(whole_specs, frame))
+            del frame
 
     outcomes: list[Outcome] = []
     gx_results = []
@@ -397,8 +455,8 @@ def validate_suite(con: duckdb.DuckDBPyConnection, suite: Suite, *, run_id: str,
 
     report = None
     if gx_results:
-        report = _store_and_render(context, suite, run_id, gx_results,
-                                   ExpectationSuiteValidationResult, docs_dir, rows, where)
+        report = _store_and_render(project, suite, run_id, gx_results,
+                                   ExpectationSuiteValidationResult, rows, where)
     for o in outcomes:
         o.report_path = report
     return SuiteRun(suite, run_id, outcomes, rows_validated=rows, chunks=chunks,
@@ -406,8 +464,8 @@ def validate_suite(con: duckdb.DuckDBPyConnection, suite: Suite, *, run_id: str,
                     new_batches=new_batches)
 
 
-def _store_and_render(context, suite: Suite, run_id: str, results: list, result_cls,
-                      docs_dir: Path, rows: int, where: str) -> str:
+def _store_and_render(project, suite: Suite, run_id: str, results: list, result_cls,
+                      rows: int, where: str) -> str:
     """Store one merged validation result for the suite and build its Data Docs page."""
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
@@ -416,14 +474,16 @@ def _store_and_render(context, suite: Suite, run_id: str, results: list, result_
         ValidationResultIdentifier,
     )
 
-    gx_suite = gx.ExpectationSuite(name=suite.name, meta={"notes": suite.description})
-    for r in results:
-        gx_suite.add_expectation(_gx_expectation(_spec_of(suite, r)))
-    try:
-        context.suites.delete(suite.name)
-    except Exception:  # noqa: BLE001 - absent on the first run
-        pass
-    context.suites.add(gx_suite)
+    context = project.context
+    gx_suite = gx.ExpectationSuite(
+        name=suite.name, meta={"notes": suite.description},
+        expectations=[_gx_expectation(_spec_of(suite, r)) for r in results])
+    with project.lock:
+        try:
+            context.suites.delete(suite.name)
+        except Exception:  # noqa: BLE001 - absent on the first run
+            pass
+        context.suites.add(gx_suite)
     run_time = dt.datetime.now(dt.UTC)
     run_identifier = RunIdentifier(run_name=run_id, run_time=run_time)
     batch_id = f"{suite.name}{'-new-batches' if where else ''}"
@@ -450,12 +510,9 @@ def _store_and_render(context, suite: Suite, run_id: str, results: list, result_
         expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite.name),
         run_id=run_identifier, batch_identifier=batch_id,
     )
-    context.validation_results_store.set(key, merged)
-    context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[key])
-    make_offline(docs_dir)
-    urls = context.get_docs_sites_urls(resource_identifier=key, site_name=SITE_NAME)
-    url = urls[0].get("site_url") if urls else None
-    return (url or str(docs_dir / "index.html")).removeprefix("file://")
+    with project.lock:
+        context.validation_results_store.set(key, merged)
+        return str(project.render_validation(key))
 
 
 def _spec_of(suite: Suite, evr) -> ExpectationSpec:
