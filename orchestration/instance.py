@@ -9,7 +9,10 @@ executor runs steps in parallel processes and the daemon may launch several runs
   steps never hold the build database at once, in one run or across runs;
 * lets the run queue start one run at a time (every run of this code location writes the
   warehouse), and at most one run tagged ``crmw/warehouse=write`` even if a user raises the
-  global limit.
+  global limit;
+* stores event logs with :mod:`orchestration.event_log_storage` (Dagster's SQLite event log
+  with connections kept open: storing ~2,000 events per run was a quarter of a demo run),
+  in the default place, ``<home>/history/runs``.
 
 It is idempotent: settings a user added to ``dagster.yaml`` are kept; only the keys above are
 (re)set. The CLI, ``make ui`` and the tests all go through it, so they share one behaviour.
@@ -40,9 +43,22 @@ MANAGED_CONFIG = {
 }
 
 
-def _merged(existing: dict) -> dict:
+def _managed_config(home: Path, existing: dict) -> dict:
+    if "storage" in existing:  # the user chose a storage (e.g. PostgreSQL): leave it alone
+        return MANAGED_CONFIG
+    return {
+        **MANAGED_CONFIG,
+        "event_log_storage": {
+            "module": "orchestration.event_log_storage",
+            "class": "KeptOpenSqliteEventLogStorage",
+            "config": {"base_dir": str(home / "history" / "runs")},
+        },
+    }
+
+
+def _merged(existing: dict, managed: dict) -> dict:
     config = dict(existing)
-    for key, value in MANAGED_CONFIG.items():
+    for key, value in managed.items():
         if isinstance(value, dict) and isinstance(config.get(key), dict):
             config[key] = {**config[key], **value}
         else:
@@ -60,7 +76,7 @@ def ensure_dagster_home(path: str | Path | None = None) -> Path:
         existing = yaml.safe_load(config_file.read_text()) or {}
         if not isinstance(existing, dict):
             raise ValueError(f"{config_file}: expected a YAML mapping, found {type(existing)}")
-    config = _merged(existing)
+    config = _merged(existing, _managed_config(home, existing))
     if config != existing:
         tmp = config_file.with_suffix(".yaml.tmp")
         tmp.write_text(yaml.safe_dump(config, sort_keys=False))

@@ -8,6 +8,12 @@ import time except once, when it is missing.
   ``target/``) or older than a file of the project (a pull or an edit): then
   :func:`ensure_manifest` runs ``dbt parse`` once (seconds, no warehouse access). To force
   it: ``.venv/bin/python -m orchestration.defs.dbt.project``.
+* The same happens when the warehouse path (``CRMW_WAREHOUSE_PATH``) differs from the one of
+  the last parse: dbt keys its partial-parse file on the profile, which holds the path, and
+  dagster-dbt copies that file into every invocation. With a file parsed for another path,
+  each of a run's four dbt steps did a full parse (measured: "Unable to do partial parsing
+  because profile has changed" in each step's dbt.log, 15-20 s each); one parse up front
+  lets them all skip parsing.
 """
 
 from __future__ import annotations
@@ -66,15 +72,28 @@ def manifest_is_stale(project: DbtProject) -> bool:
     return False
 
 
+PARSED_FOR_FILE = "parsed_for_warehouse.txt"
+
+
+def parsed_for_another_warehouse(project: DbtProject) -> bool:
+    """True when the last ``dbt parse`` ran with another CRMW_WAREHOUSE_PATH (see module)."""
+    marker = project.manifest_path.parent / PARSED_FOR_FILE
+    current = os.environ.get("CRMW_WAREHOUSE_PATH", "")
+    return not marker.exists() or marker.read_text() != current
+
+
 def ensure_manifest(project: DbtProject, force: bool = False) -> None:
-    """Run ``dbt parse`` when the manifest is missing or stale, or ``force`` is set."""
-    if force or manifest_is_stale(project):
+    """Run ``dbt parse`` when the manifest is missing or stale, was parsed for another
+    warehouse path, or ``force`` is set."""
+    if force or manifest_is_stale(project) or parsed_for_another_warehouse(project):
         from dagster_dbt import DbtCliResource
 
         dbt_environment()
         DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
             ["parse", "--quiet"], target_path=project.target_path
         ).wait()
+        (project.manifest_path.parent / PARSED_FOR_FILE).write_text(
+            os.environ.get("CRMW_WAREHOUSE_PATH", ""))
     if not project.manifest_path.exists():
         raise FileNotFoundError(
             f"dbt parse did not write {project.manifest_path}; run `dbt parse` in "
