@@ -99,7 +99,7 @@ def test_wrong_field_count_in_one_csv_of_a_batch(env, chunking):
     written = {}
     for day in DAYS:
         written[day] = src.export_records(surveys, 3, day)
-        path = src.write_csv(src.export_path(env.service_desk_dir, surveys, day), written[day])
+        src.write_csv(src.export_path(env.service_desk_dir, surveys, day), written[day])
     bad = src.export_path(env.service_desk_dir, surveys, DAYS[1])
     lines = bad.read_text().splitlines(keepends=True)
     lines.insert(3, "SU-bad,only,three\n")  # line 4 of the second file
@@ -229,3 +229,21 @@ def test_chunks_are_capped_by_bytes_in_name_order(env, monkeypatch):
     monkeypatch.setenv(CHUNK_MB_ENV, "lots")
     with pytest.raises(ValueError, match=CHUNK_MB_ENV):
         chunk_limit_bytes()
+
+
+def test_repeated_key_in_one_file_of_a_batch_is_read_as_before(env, chunking):
+    """The key scan accepts an object with a key twice, read_json refuses it: that file alone
+    takes the one-file path (as before batching: the first value is kept), the others load in
+    bulk, and the batch's transaction never sees a failed statement."""
+    orders = source_table("ecommerce", "orders")
+    for day in DAYS[:3]:
+        src.write_jsonl(src.export_path(env.ecommerce_dir, orders, day),
+                        src.export_records(orders, 2, day),
+                        extra_lines={2: '{"order_id": "A", "order_id": "B"}'}
+                        if day == DAYS[1] else None)
+    result = extract(orders)
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (7, 7, 0)
+    assert query("""SELECT order_id, _source_row_number FROM raw_ecommerce.orders
+                    WHERE _source_object = ? ORDER BY 2""", [rel(orders, DAYS[1], ".jsonl.gz")]
+                 ) == [("OR0302000001", 1), ("A", 2), ("OR0302000002", 3)]
+    assert query("SELECT status FROM raw_meta.batches") == [("succeeded",)]

@@ -68,7 +68,8 @@ def parse_csv(path: Path, label: str, mem: duckdb.DuckDBPyConnection | None = No
     own = mem is None
     mem = duckdb.connect() if own else mem
     try:
-        mem.execute("DROP TABLE IF EXISTS _single_rejects; DROP TABLE IF EXISTS _single_rejects_scan")
+        mem.execute("DROP TABLE IF EXISTS _single_rejects; "
+                    "DROP TABLE IF EXISTS _single_rejects_scan")
         rows = mem.execute(
             f"SELECT *, row_number() OVER () AS {ROW_NUMBER} FROM "
             f"{read_sql(header, '_single_rejects')}",

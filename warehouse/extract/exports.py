@@ -7,25 +7,28 @@ of one entity are then read in chunks of several files at once (capped by bytes,
 connection, a query plan, an insert) dominated when a history is thousands of small daily
 files.
 
-A chunk is read by DuckDB in a scratch in-memory connection (``mem``), so a file DuckDB
-refuses never touches the batch's transaction (an error inside a DuckDB transaction aborts
-it):
+A file DuckDB refuses must never fail a statement of the batch's transaction (an error
+inside a DuckDB transaction aborts it), so the reads that may fail run in a scratch
+in-memory connection (``mem``):
 
-* JSON lines: one key scan over the chunk (``read_ndjson_objects``, every key of every
-  record, per file), then one ``read_json`` of the chunk with every column VARCHAR into a
-  scratch table. If the scan fails (a malformed line, bad UTF-8, an undecompressable file),
-  the chunk is split in halves and each half retried, down to the single file at fault,
-  which is parsed line by line (``jsonl._parse_lines``) so its bad lines are quarantined
-  with file, line number, reason and raw text, or which fails the batch naming the file if
-  it cannot be read at all. A file with a valid non-object line goes the same way.
+* JSON lines: one key scan over the chunk in ``mem`` (``read_ndjson_objects``: every key of
+  every record, per file, and a full parse of every line). If it fails (a malformed line,
+  bad UTF-8, an undecompressable file), the chunk is split in halves and each half scanned
+  again, down to the single file at fault, which is parsed line by line
+  (``jsonl._parse_lines``) so its bad lines are quarantined with file, line number, reason
+  and raw text, or which fails the batch naming the file if it cannot be read at all. A file
+  with a valid non-object line goes the same way; one with a repeated key is read on its
+  own as before. The files the scan accepted are then read by one ``read_json`` (every
+  column VARCHAR) straight into the raw table in the batch connection: no copy.
 * CSV: files are grouped by identical header row; one ``read_csv`` per group with
-  ``store_rejects``; a file with a rejected row is re-read by Python's ``csv`` module
-  (``csvfile._parse_python``) for its physical line numbers. A failing read is split the
-  same way.
+  ``store_rejects`` into a scratch table in ``mem``; a file with a rejected row is re-read by
+  Python's ``csv`` module (``csvfile._parse_python``) for its physical line numbers. A
+  failing read is split the same way. The good rows stream (Arrow record batches) from the
+  scratch table into the raw table.
 
-The good rows then stream (Arrow record batches) from the scratch table into the raw table
-in one ``INSERT … BY NAME`` per chunk, with ``_source_object`` (the file's relative path) and
-``_source_row_number`` (the record's 1-based position in its own file) computed in SQL; the
+Either way one ``INSERT … BY NAME`` per chunk writes the rows, with ``_source_object`` (the
+file's relative path) and ``_source_row_number`` (the record's 1-based position in its own
+file) computed in SQL and checked per file against the counts; the
 ``raw_meta.loaded_files`` rows (rows read / loaded / quarantined per file) come from the same
 per-file counts. A required contract column missing from a file fails the batch naming the
 file and column; a new column is added to the raw table first (schema drift). The caller
@@ -49,7 +52,7 @@ from warehouse.extract.raw_tables import add_drifted_columns, missing_required, 
 from warehouse.source_contract import SourceTable
 
 META = bookkeeping.META_SCHEMA
-STREAM_ROWS = 100_000  # rows per Arrow record batch from the scratch table to the raw table
+STREAM_ROWS = 500_000  # rows per Arrow record batch from the scratch table to the raw table
 # names the batch reader adds next to the delivered columns; a file delivering one of them
 # (any case) is read on its own instead
 _POS, _IDX = "__crmw_pos", "__crmw_idx"
@@ -215,7 +218,7 @@ def _stream_scratch(con, mem, table: SourceTable, group: list[Delivery], keep: l
             f"""SELECT {select}, f.rel AS _source_object,
                        c.{_POS} - f.start + 1 AS {ROW_NUMBER}
                 FROM _crmw_chunk c JOIN _crmw_files f ON c.{_IDX} = f.idx"""
-        ).fetch_record_batch(STREAM_ROWS)
+        ).to_arrow_reader(STREAM_ROWS)
         loaded = _insert_rows(con, table, reader, batch)
     finally:
         mem.unregister("_crmw_files")
@@ -278,6 +281,9 @@ def _plan_json(mem, files: list[Delivery]) -> list[tuple[str, list[Delivery], di
         if jsonl.NOT_OBJECT in keys[d.relative_path]:
             flush()
             steps.append(("lines", [d], {}))
+        elif jsonl.DUPLICATE_KEY in keys[d.relative_path]:
+            flush()
+            steps.append(("file", [d], {}))
         else:
             run.append(d)
     flush()
@@ -286,6 +292,14 @@ def _plan_json(mem, files: list[Delivery]) -> list[tuple[str, list[Delivery], di
 
 def _load_json_bulk(con, mem, table: SourceTable, group: list[Delivery],
                     scan: dict[str, dict[str, int]], batch: BatchResult) -> dict[str, FileResult]:
+    """Files the key scan accepted: one ``read_json`` straight into the raw table.
+
+    The read runs in the batch connection (no copy through Arrow): the key scan already
+    parsed every line of these files in the scratch connection, so the read is not expected
+    to fail; if it does, the batch fails naming the files. Record positions come from one
+    ``row_number()`` over the read (file order is kept) minus each file's offset, from the
+    scan's record counts; the counts and positions per file are checked after the insert.
+    """
     per_file = [(d, sorted(k for k in scan[d.relative_path] if k != jsonl.RECORD),
                  scan[d.relative_path].get(jsonl.RECORD, 0) > 0) for d in group]
     _check_and_drift(con, table, per_file, batch)
@@ -295,23 +309,49 @@ def _load_json_bulk(con, mem, table: SourceTable, group: list[Delivery],
     if not readable:
         return results
     columns = sorted({c for d, cols, _ in per_file for c in cols})
-    mem.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _crmw_chunk AS
-            SELECT *, file_index AS {_IDX}, row_number() OVER () AS {_POS}
-            FROM {jsonl.read_sql(columns)}""",
-        {"paths": [str(d.path) for d in readable]},
-    )
+    counts = [scan[d.relative_path][jsonl.RECORD] for d in readable]
+    starts = [sum(counts[:i]) for i in range(len(counts))]
+    files = pa.table({"idx": pa.array(range(len(readable)), pa.int64()),
+                      "rel": [d.relative_path for d in readable],
+                      "start": pa.array(starts, pa.int64()),
+                      "n": pa.array(counts, pa.int64())})
+    con.register("_crmw_files", files)
     try:
-        spans = _scratch_spans(mem, readable)
-        _stream_scratch(con, mem, table, readable, list(range(len(readable))), columns, spans,
-                        batch)
+        try:
+            loaded = con.execute(
+                f"""INSERT INTO {table.qualified_raw_name} BY NAME
+                    SELECT r.* EXCLUDE ({_IDX}, {_POS}), $system AS _source_system,
+                           f.rel AS _source_object, r.{_POS} - f.start AS {ROW_NUMBER},
+                           $batch AS _batch_id, $at::TIMESTAMP AS _extracted_at
+                    FROM (SELECT *, file_index AS {_IDX}, row_number() OVER () AS {_POS}
+                          FROM {jsonl.read_sql(columns)}) r
+                    JOIN _crmw_files f ON r.{_IDX} = f.idx""",
+                {"paths": [str(d.path) for d in readable], "system": table.system,
+                 "batch": batch.batch_id, "at": batch.extracted_at},
+            ).fetchone()[0]
+        except duckdb.Error as exc:
+            raise ExtractionError(
+                f"{readable[0].relative_path} .. {readable[-1].relative_path}: DuckDB's key "
+                f"scan accepted these files but read_json refused them: {exc}") from exc
+        wrong = con.execute(
+            f"""SELECT f.rel, f.n, count(r._source_object), min(r.{ROW_NUMBER}),
+                       max(r.{ROW_NUMBER})
+                FROM _crmw_files f LEFT JOIN {table.qualified_raw_name} r
+                  ON r._source_object = f.rel AND r._batch_id = $batch
+                 AND r._source_object BETWEEN $lo AND $hi  -- earlier chunks: skipped by zone map
+                GROUP BY ALL
+                HAVING count(r._source_object) <> f.n OR min(r.{ROW_NUMBER}) <> 1
+                    OR max(r.{ROW_NUMBER}) <> f.n""",
+            {"batch": batch.batch_id, "lo": min(files["rel"].to_pylist()),
+             "hi": max(files["rel"].to_pylist())},
+        ).fetchall() if loaded == sum(counts) else [("(all)", sum(counts), loaded, None, None)]
     finally:
-        mem.execute("DROP TABLE IF EXISTS _crmw_chunk")
-    for i, d in enumerate(readable):
-        n = spans.get(i, (0, 0))[0]
-        if n != scan[d.relative_path][jsonl.RECORD]:
-            raise ExtractionError(f"{d.relative_path}: the key scan counted "
-                                  f"{scan[d.relative_path][jsonl.RECORD]} records, the read {n}")
+        con.unregister("_crmw_files")
+    if wrong:
+        rel, n, got, lo, hi = wrong[0]
+        raise ExtractionError(f"{rel}: the key scan counted {n} records, the read gave {got} "
+                              f"numbered {lo}..{hi}; row numbers would be wrong")
+    for d, n in zip(readable, counts, strict=True):
         results[d.relative_path].rows_read = results[d.relative_path].rows_loaded = n
     return results
 
