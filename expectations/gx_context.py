@@ -134,12 +134,20 @@ class GxProject:
         batch_definition = self.batch_definition(asset_name)
         with _no_fingerprint():
             batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        validator = self.context.get_validator_using_batch_list(
-            expectation_suite=None, batch_list=[batch])
-        configs = validator.process_expectations_for_validation(
-            [e.configuration for e in expectations], None)
-        return validator.graph_validate(
-            configurations=configs, runtime_configuration={"result_format": dict(result_format)})
+        try:
+            validator = self.context.get_validator_using_batch_list(
+                expectation_suite=None, batch_list=[batch])
+            configs = validator.process_expectations_for_validation(
+                [e.configuration for e in expectations], None)
+            return validator.graph_validate(
+                configurations=configs,
+                runtime_configuration={"result_format": dict(result_format)})
+        finally:
+            # The data source's execution engine outlives the pass (the project is cached):
+            # drop the frame it keeps per asset, or each suite's last chunk stays in memory.
+            manager = batch.data.execution_engine.batch_manager
+            manager.batch_data_cache.pop(batch.id, None)
+            manager.reset_batch_cache()
 
     @property
     def site_builder(self):

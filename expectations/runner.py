@@ -1,12 +1,19 @@
 """Run one suite against the warehouse: GX on bounded pandas chunks, plus warehouse checks.
 
-Memory stays bounded whatever the table size:
+Memory stays bounded whatever the table size, and GX's fixed cost per validator pass (about
+30 ms of CPU per expectation) is paid as few times as possible:
 
-* row-level ("map") expectations run chunk by chunk on Arrow record batches read from DuckDB
-  (``chunk_rows`` rows at a time) and their counts are summed across chunks;
-* schema expectations (columns present, types) run on the first chunk;
-* expectations over a whole column (uniqueness, row counts, min/max, ...) run on a projection
-  holding only the columns they need plus the record key;
+* a scope of at most ``chunk_rows`` rows is read once and every GX expectation of the suite
+  runs in one validator pass;
+* on a larger scope, row-level ("map") expectations run chunk by chunk on Arrow record batches
+  read from DuckDB (``chunk_rows`` rows at a time, one pass per chunk) and their counts are
+  summed across chunks; schema expectations run on the first chunk; uniqueness runs per hash
+  partition of the checked columns (one scan sorted by partition); other expectations over a
+  whole column (row counts, min/max, ...) run on a projection holding only the columns they
+  need plus the record key;
+* from ``NARROW_FROM_ROWS`` rows, chunks hold only the checked columns and the record key
+  (GX filters the whole frame once per row-level expectation) and the column-set expectation
+  runs on the table's empty projection;
 * suites with ``incremental_column`` (the click-stream tables) validate only rows of batches
   not validated before (``quality.validated_batches``).
 
@@ -16,7 +23,7 @@ looks their record key up in the chunk (:func:`_keys_by_position`), and :func:`s
 any value field that might still slip through, so neither the stored validation JSON, the Data
 Docs, the results table nor the Dagster metadata hold personal data. (GX can look the record
 key up itself with ``unexpected_index_column_names``, but it does so for every failing row in
-a Python loop before keeping the first 20: minutes per million failing rows.)
+a Python loop before keeping the first 20: 5.6 s under cProfile for 10,260 duplicate ids.)
 """
 
 from __future__ import annotations
@@ -99,6 +106,25 @@ def _scope(spec: ExpectationSpec) -> str:
     if issubclass(impl, mapped) and spec.type not in WHOLE_COLUMN_MAP_TYPES:
         return "chunk"
     return "whole"
+
+
+# Schema expectations answered by the column list alone (an empty frame gives the same result).
+COLUMN_SET_TYPES = {
+    "expect_table_columns_to_match_set", "expect_table_columns_to_match_ordered_list",
+    "expect_column_to_exist", "expect_table_column_count_to_equal",
+    "expect_table_column_count_to_be_between",
+}
+# From this many rows in scope GX reads only the columns its expectations check (plus the
+# record key); below it one pass over every column is cheaper than a second pass.
+NARROW_FROM_ROWS = 100_000
+
+
+def _narrow(scope_rows: int, schema_specs: list[ExpectationSpec],
+            gx_specs: list[ExpectationSpec]) -> bool:
+    return (scope_rows >= NARROW_FROM_ROWS
+            and all(s.type in COLUMN_SET_TYPES for s in schema_specs)
+            and not any(k in s.kwargs for s in gx_specs
+                        for k in ("row_condition", "condition_parser")))
 
 
 def _columns_of(spec: ExpectationSpec) -> list[str]:
@@ -391,15 +417,25 @@ def validate_suite(con: duckdb.DuckDBPyConnection, suite: Suite, *, run_id: str,
     scope_rows = con.execute(
         f"select count(*) from {qualified(suite.name)} {where}").fetchone()[0]
     full_sql = _read_sql(suite, columns, con, None, where)
+    if _narrow(scope_rows, schema_specs, gx_specs):
+        # GX filters the whole DataFrame once per row-level expectation (one Arrow take per
+        # column): on a large scope read only the checked columns and the record key, and
+        # check the column set on the table's empty projection.
+        accumulate(run_group(schema_specs, _frame(con, f"{full_sql} limit 0")))
+        schema_specs = []
+        needed = record_key + [c for s in gx_specs for c in _columns_of(s)]
+        read_sql = _read_sql(suite, columns, con, needed, where)
+    else:
+        read_sql = full_sql
     if scope_rows <= chunk_rows:
         # One chunk holds the whole scope: every GX expectation in one validator pass.
-        frame = _frame(con, full_sql)
+        frame = _frame(con, read_sql)
         accumulate(run_group(schema_specs + chunk_specs + unique_specs + whole_specs, frame))
         rows, chunks = len(frame), 1
         del frame
     else:
         rows = chunks = 0
-        for frame in _chunks(con, full_sql, chunk_rows):
+        for frame in _chunks(con, read_sql, chunk_rows):
             accumulate(run_group((schema_specs if chunks == 0 else []) + chunk_specs, frame))
             rows += len(frame)
             chunks += 1

@@ -115,3 +115,51 @@ def test_referential_integrity_and_volume(warehouse, suites):
     assert not fk.success and fk.unexpected_count == 20 and fk.spec.severity == "warn"
     vol = outcome(run, "volume_within_band")
     assert not vol.success and "previous successful run 400" in vol.observed_value
+
+
+def test_narrow_read_of_a_large_scope_gives_the_same_outcomes(warehouse, suites, monkeypatch):
+    """From NARROW_FROM_ROWS rows GX reads only the checked columns: same results, same keys."""
+    from expectations import runner
+
+    _sql(warehouse,
+         "update raw_erp.members set email = 'no-at-sign' where member_id::int % 10 < 3",
+         "update raw_erp.members set member_id = null where member_id = '5'",
+         "alter table raw_erp.members drop column member_no")  # a required column goes missing
+    suite = suites["raw_erp.members"]
+    con = duckdb.connect(str(warehouse))
+    try:
+        common = dict(run_id="n", gx_dir=warehouse.parent / "gx", docs_dir=warehouse.parent / "d")
+        wide = validate_suite(con, suite, **common)
+        monkeypatch.setattr(runner, "NARROW_FROM_ROWS", 1)
+        taken, real = [], runner._narrow
+        monkeypatch.setattr(runner, "_narrow", lambda *a: taken.append(real(*a)) or taken[-1])
+        narrow = validate_suite(con, suite, **common)
+        narrow_chunked = validate_suite(con, suite, chunk_rows=70, **common)
+    finally:
+        con.close()
+    assert narrow_chunked.chunks == 3 and taken == [True, True]
+
+    def summary(run):
+        return [(o.spec.id, o.success, o.unexpected_count, o.element_count,
+                 sorted(map(str, o.failing_record_keys)), bool(o.details))
+                for o in run.outcomes]
+
+    assert summary(wide) == summary(narrow) == summary(narrow_chunked)
+    assert not outcome(narrow, "required_columns_present").success
+    assert not outcome(narrow, "member_no_not_null").success  # the missing column is named
+    assert "member_no" in outcome(narrow, "member_no_not_null").details
+    pk = outcome(narrow_chunked, "member_id_not_null")
+    assert pk.unexpected_count == 1 and pk.failing_record_keys[0]["_source_row_number"] == 5
+    assert outcome(narrow, "email_format").unexpected_count == 60
+
+
+def test_no_chunk_stays_in_memory_after_a_suite_run(warehouse, suites):
+    """The GX project is cached per process; the frames it validated must not be."""
+    import gc
+
+    import pandas as pd
+
+    run_suites(warehouse, [suites["raw_erp.members"], suites["raw_erp.sales_orders"]], "mem")
+    gc.collect()
+    live = [len(o) for o in gc.get_objects() if isinstance(o, pd.DataFrame) and len(o)]
+    assert not live
