@@ -37,6 +37,7 @@ holds one transaction for the whole batch, so a failing file leaves no trace of 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +68,7 @@ class FileResult:
     rows_read: int = 0
     rows_loaded: int = 0
     quarantined: list[QuarantinedLine] = field(default_factory=list)
+    numbered_in_sql: bool = False  # rows numbered by the bulk JSON insert: checked at the end
 
 
 def extract_export_table(con: duckdb.DuckDBPyConnection, table: SourceTable, export_dir: Path,
@@ -87,13 +89,46 @@ def extract_export_table(con: duckdb.DuckDBPyConnection, table: SourceTable, exp
     if not new:
         return
     loader = _load_json_chunk if table.system == "ecommerce" else _load_csv_chunk
+    to_check: list[FileResult] = []
     mem = duckdb.connect()  # scratch: reads that may fail never run in the batch transaction
     try:
         for chunk in chunked(new, chunk_limit_bytes()):
-            results = loader(con, mem, table, chunk, batch)
-            _record_files(con, table, [results[d.relative_path] for d in chunk], batch)
+            by_path = loader(con, mem, table, chunk, batch)
+            results = [by_path[d.relative_path] for d in chunk]
+            _record_files(con, table, results, batch)
+            to_check.extend(r for r in results if r.numbered_in_sql)
     finally:
         mem.close()
+    _check_row_numbers(con, table, to_check, batch)
+
+
+def _check_row_numbers(con, table: SourceTable, results: list[FileResult],
+                       batch: BatchResult) -> None:
+    """Files numbered by one ``row_number()`` over a multi-file read: each must hold exactly
+    its scanned record count, numbered 1..n (one scan of the batch's rows, at the end)."""
+    if not results:
+        return
+    expected = pa.table({"rel": [r.delivery.relative_path for r in results],
+                         "n": pa.array([r.rows_loaded for r in results], pa.int64())})
+    con.register("_crmw_expected", expected)
+    try:
+        wrong = con.execute(
+            f"""WITH got AS (
+                    SELECT _source_object AS rel, count(*) AS c, min({ROW_NUMBER}) AS lo,
+                           max({ROW_NUMBER}) AS hi
+                    FROM {table.qualified_raw_name} WHERE _batch_id = $batch GROUP BY 1)
+                SELECT e.rel, e.n, coalesce(g.c, 0), g.lo, g.hi
+                FROM _crmw_expected e LEFT JOIN got g USING (rel)
+                WHERE coalesce(g.c, 0) <> e.n OR g.lo <> 1 OR g.hi <> e.n
+                ORDER BY e.rel LIMIT 1""",
+            {"batch": batch.batch_id},
+        ).fetchall()
+    finally:
+        con.unregister("_crmw_expected")
+    if wrong:
+        rel, n, got, lo, hi = wrong[0]
+        raise ExtractionError(f"{rel}: the key scan counted {n} records, the read gave {got} "
+                              f"numbered {lo}..{hi}; row numbers would be wrong")
 
 
 def _record_duplicate(con, table: SourceTable, delivery: Delivery, first_path: str,
@@ -298,7 +333,8 @@ def _load_json_bulk(con, mem, table: SourceTable, group: list[Delivery],
     parsed every line of these files in the scratch connection, so the read is not expected
     to fail; if it does, the batch fails naming the files. Record positions come from one
     ``row_number()`` over the read (file order is kept) minus each file's offset, from the
-    scan's record counts; the counts and positions per file are checked after the insert.
+    scan's record counts; the counts and numbers per file are checked at the end of the
+    batch (:func:`_check_row_numbers`).
     """
     per_file = [(d, sorted(k for k in scan[d.relative_path] if k != jsonl.RECORD),
                  scan[d.relative_path].get(jsonl.RECORD, 0) > 0) for d in group]
@@ -310,11 +346,10 @@ def _load_json_bulk(con, mem, table: SourceTable, group: list[Delivery],
         return results
     columns = sorted({c for d, cols, _ in per_file for c in cols})
     counts = [scan[d.relative_path][jsonl.RECORD] for d in readable]
-    starts = [sum(counts[:i]) for i in range(len(counts))]
+    starts = [0, *itertools.accumulate(counts)][:-1]
     files = pa.table({"idx": pa.array(range(len(readable)), pa.int64()),
                       "rel": [d.relative_path for d in readable],
-                      "start": pa.array(starts, pa.int64()),
-                      "n": pa.array(counts, pa.int64())})
+                      "start": pa.array(starts, pa.int64())})
     con.register("_crmw_files", files)
     try:
         try:
@@ -333,26 +368,16 @@ def _load_json_bulk(con, mem, table: SourceTable, group: list[Delivery],
             raise ExtractionError(
                 f"{readable[0].relative_path} .. {readable[-1].relative_path}: DuckDB's key "
                 f"scan accepted these files but read_json refused them: {exc}") from exc
-        wrong = con.execute(
-            f"""SELECT f.rel, f.n, count(r._source_object), min(r.{ROW_NUMBER}),
-                       max(r.{ROW_NUMBER})
-                FROM _crmw_files f LEFT JOIN {table.qualified_raw_name} r
-                  ON r._source_object = f.rel AND r._batch_id = $batch
-                 AND r._source_object BETWEEN $lo AND $hi  -- earlier chunks: skipped by zone map
-                GROUP BY ALL
-                HAVING count(r._source_object) <> f.n OR min(r.{ROW_NUMBER}) <> 1
-                    OR max(r.{ROW_NUMBER}) <> f.n""",
-            {"batch": batch.batch_id, "lo": min(files["rel"].to_pylist()),
-             "hi": max(files["rel"].to_pylist())},
-        ).fetchall() if loaded == sum(counts) else [("(all)", sum(counts), loaded, None, None)]
+        if loaded != sum(counts):
+            raise ExtractionError(f"{readable[0].relative_path} .. {readable[-1].relative_path}"
+                                  f": the key scan counted {sum(counts)} records, the read "
+                                  f"{loaded}")
     finally:
         con.unregister("_crmw_files")
-    if wrong:
-        rel, n, got, lo, hi = wrong[0]
-        raise ExtractionError(f"{rel}: the key scan counted {n} records, the read gave {got} "
-                              f"numbered {lo}..{hi}; row numbers would be wrong")
     for d, n in zip(readable, counts, strict=True):
-        results[d.relative_path].rows_read = results[d.relative_path].rows_loaded = n
+        result = results[d.relative_path]
+        result.rows_read = result.rows_loaded = n
+        result.numbered_in_sql = True
     return results
 
 
