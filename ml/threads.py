@@ -11,28 +11,20 @@ it with ``CRMW_ML_THREADS=<n>``. DuckDB's own threads are not affected.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
 from threadpoolctl import threadpool_limits
 
+from warehouse.config import int_setting
+
 THREADS_ENV = "CRMW_ML_THREADS"
 F = TypeVar("F", bound=Callable)
 
 
 def ml_threads() -> int:
-    raw = os.environ.get(THREADS_ENV)
-    if raw in (None, ""):
-        return 1
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ValueError(f"environment variable {THREADS_ENV}={raw!r} is not an integer") from exc
-    if value < 1:
-        raise ValueError(f"environment variable {THREADS_ENV}={raw!r} must be at least 1")
-    return value
+    return int_setting(THREADS_ENV, default=1, minimum=1)
 
 
 @contextmanager

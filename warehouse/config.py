@@ -50,6 +50,21 @@ class Settings:
         return self.warehouse_path.parent / "data_docs"
 
 
+def int_setting(name: str, default: int, minimum: int) -> int:
+    """An integer ``CRMW_*`` setting; unset or empty gives ``default``. A value that is not a
+    whole number, or is below ``minimum``, is an error naming the variable and the value."""
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name}={raw!r} is not a whole number") from exc
+    if value < minimum:
+        raise ValueError(f"environment variable {name}={raw!r} must be at least {minimum}")
+    return value
+
+
 def settings() -> Settings:
     """Read the ``CRMW_*`` environment now (tests change it between calls)."""
     sources = _path("CRMW_SOURCES_DIR", REPO_ROOT / "demo_sources")

@@ -15,9 +15,21 @@ import json
 import sqlite3
 from pathlib import Path
 
+import duckdb
+
+from warehouse.config import settings
 from warehouse.source_contract import SourceTable, tables_of
 
 BASE_TS = dt.datetime(2024, 3, 1, 9, 30, 0)
+
+
+def query(sql: str, params=None):
+    """Rows of ``sql`` on the configured warehouse, read-only (the tests' view of it)."""
+    con = duckdb.connect(str(settings().warehouse_path), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
 
 
 def erp_value(table: SourceTable, column, i: int, updated_at: dt.datetime):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-import duckdb
 import pytest
 
 from ingest import ingest_sources as src
 from ingest.erp_backends import fill, make_backend
-from warehouse.config import settings
+from ingest.ingest_sources import query
 from warehouse.extract import MissingColumnError, extract
 from warehouse.source_contract import source_table, tables_of
 
@@ -29,12 +28,6 @@ def erp(request, env, tmp_path, monkeypatch):
     backend.close()
 
 
-def query(sql: str, params=None):
-    con = duckdb.connect(str(settings().warehouse_path), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def test_full_load_keeps_values_as_text_with_lineage(erp):

@@ -11,11 +11,10 @@ import datetime as dt
 import gzip
 import json
 
-import duckdb
 import pytest
 
 from ingest import ingest_sources as src
-from warehouse.config import settings
+from ingest.ingest_sources import query
 from warehouse.extract import MissingColumnError, UnreadableFileError, extract
 from warehouse.extract.files import CHUNK_MB_ENV, chunk_limit_bytes, chunked, discover
 from warehouse.source_contract import source_table
@@ -23,12 +22,6 @@ from warehouse.source_contract import source_table
 DAYS = [dt.date(2024, 3, d) for d in range(1, 6)]
 
 
-def query(sql: str, params=None):
-    con = duckdb.connect(str(settings().warehouse_path), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def rel(table, day, ext):

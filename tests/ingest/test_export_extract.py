@@ -7,23 +7,16 @@ import gzip
 import json
 import shutil
 
-import duckdb
 import pytest
 
 from ingest import ingest_sources as src
-from warehouse.config import settings
+from ingest.ingest_sources import query
 from warehouse.extract import MissingColumnError, UnreadableFileError, extract
 from warehouse.source_contract import source_table
 
 DAY1, DAY2 = dt.date(2024, 3, 1), dt.date(2024, 3, 2)
 
 
-def query(sql: str, params=None):
-    con = duckdb.connect(str(settings().warehouse_path), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def test_jsonl_values_lineage_and_nested_json(env):

@@ -18,10 +18,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass
 
 import duckdb
+
+from warehouse.config import int_setting
 
 CAP_ENV = "CRMW_CONTACT_CAP_PER_30_DAYS"
 DEFAULT_CAP = 2
@@ -41,14 +42,7 @@ class ContactLists:
 
 
 def contact_cap() -> int:
-    value = os.environ.get(CAP_ENV, str(DEFAULT_CAP))
-    try:
-        cap = int(value)
-    except ValueError as exc:
-        raise ValueError(f"{CAP_ENV} must be a whole number of contacts; got {value!r}") from exc
-    if cap < 0:
-        raise ValueError(f"{CAP_ENV} must be 0 or more; got {cap}")
-    return cap
+    return int_setting(CAP_ENV, default=DEFAULT_CAP, minimum=0)
 
 
 def _has(con, schema: str, table: str) -> bool:
