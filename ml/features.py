@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
+from warehouse.config import int_setting
+
 RETURN_SETTLE_DAYS = 30
 # Ticket categories the business treats as complaints (service-desk contract values).
 COMPLAINT_CATEGORIES = ("delivery", "refund", "product_quality", "billing")
@@ -106,22 +108,10 @@ class ChurnWindows:
     @classmethod
     def from_env(cls) -> ChurnWindows:
         return cls(
-            horizon_days=_env_int("CRMW_ML_CHURN_HORIZON_DAYS", 90),
-            active_lookback_days=_env_int("CRMW_ML_ACTIVE_LOOKBACK_DAYS", 365),
+            horizon_days=int_setting("CRMW_ML_CHURN_HORIZON_DAYS", default=90, minimum=1),
+            active_lookback_days=int_setting("CRMW_ML_ACTIVE_LOOKBACK_DAYS", default=365,
+                                             minimum=1),
         )
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ValueError(f"environment variable {name}={raw!r} is not an integer") from exc
-    if value <= 0:
-        raise ValueError(f"environment variable {name}={raw!r} must be positive")
-    return value
 
 
 def as_date(value: dt.date | dt.datetime | str) -> dt.date:
