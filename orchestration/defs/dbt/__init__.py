@@ -1,13 +1,13 @@
 """The dbt area: every dbt model, seed and snapshot as an asset, every dbt test as a check."""
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from orchestration.defs.dbt.assets import dbt_incremental_facts, dbt_warehouse
 from orchestration.defs.dbt.project import crm_dbt_project, dbt_executable
+from orchestration.defs.dbt.resource import WarehouseDbtCliResource
 
 defs = dg.Definitions(
     assets=[dbt_warehouse, dbt_incremental_facts],
-    resources={"dbt": DbtCliResource(project_dir=crm_dbt_project(),
-                                     dbt_executable=dbt_executable())},
+    resources={"dbt": WarehouseDbtCliResource(project_dir=crm_dbt_project(),
+                                              dbt_executable=dbt_executable())},
 )

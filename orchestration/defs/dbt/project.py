@@ -86,10 +86,10 @@ def ensure_manifest(project: DbtProject, force: bool = False) -> None:
     """Run ``dbt parse`` when the manifest is missing or stale, was parsed for another
     warehouse path, or ``force`` is set."""
     if force or manifest_is_stale(project) or parsed_for_another_warehouse(project):
-        from dagster_dbt import DbtCliResource
+        from orchestration.defs.dbt.resource import WarehouseDbtCliResource
 
         dbt_environment()
-        DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
+        WarehouseDbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
             ["parse", "--quiet"], target_path=project.target_path
         ).wait()
         (project.manifest_path.parent / PARSED_FOR_FILE).write_text(
