@@ -9,6 +9,7 @@ CLI all read the warehouse path from here (dbt through ``CRMW_WAREHOUSE_PATH``, 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +66,23 @@ def int_setting(name: str, default: int, minimum: int) -> int:
     return value
 
 
+#: DuckDB's own default is 80% of RAM per database instance; the pipeline holds at most one
+#: open at a time (plus dbt's), and the scale target is a peak under 8 GB on a 24 GB machine.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "4GB"
+_SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
+
+
+def duckdb_memory_limit() -> str:
+    """``CRMW_DUCKDB_MEMORY_LIMIT``: the memory DuckDB may use before it spills to disk, in
+    every warehouse connection and in dbt's (``profiles.yml``). A value DuckDB would not
+    read as a size is an error naming the variable."""
+    raw = os.environ.get("CRMW_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT
+    if not _SIZE.match(raw):
+        raise ValueError(f"environment variable CRMW_DUCKDB_MEMORY_LIMIT={raw!r} is not a size "
+                         "such as 4GB or 512MB")
+    return raw.strip()
+
+
 def settings() -> Settings:
     """Read the ``CRMW_*`` environment now (tests change it between calls)."""
     sources = _path("CRMW_SOURCES_DIR", REPO_ROOT / "demo_sources")
@@ -85,6 +103,7 @@ def export_environment() -> Settings:
     s = settings()
     os.environ["CRMW_WAREHOUSE_PATH"] = str(s.warehouse_path)
     os.environ["CRMW_SOURCES_DIR"] = str(s.sources_dir)
+    os.environ["CRMW_DUCKDB_MEMORY_LIMIT"] = duckdb_memory_limit()  # dbt's profile reads it
     os.environ.setdefault("DAGSTER_HOME", str(s.dagster_home))
     s.dagster_home.mkdir(parents=True, exist_ok=True)
     s.warehouse_path.parent.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.config import settings
+from warehouse.config import duckdb_memory_limit, settings
 
 # wheel module -> canonical DuckDB extension name
 _EXTENSION_WHEELS = {
@@ -32,7 +32,8 @@ _EXTENSION_WHEELS = {
 
 def _wheel_binary(module_name: str) -> Path:
     module = importlib.import_module(module_name)
-    pattern = os.path.join(os.path.dirname(module.__file__), "extensions", "**", "*.duckdb_extension")
+    pattern = os.path.join(os.path.dirname(module.__file__), "extensions", "**",
+                           "*.duckdb_extension")
     found = glob.glob(pattern, recursive=True)
     if not found:
         raise RuntimeError(f"no .duckdb_extension file inside the {module_name} package")
@@ -42,7 +43,8 @@ def _wheel_binary(module_name: str) -> Path:
 def extension_directory() -> Path:
     """An extension directory holding the wheel binaries under their canonical names."""
     platform = duckdb.connect().execute("PRAGMA platform").fetchone()[0]
-    root = Path(os.environ.get("CRMW_DUCKDB_EXTENSION_DIR") or settings().artifacts_dir / "duckdb_extensions")
+    root = Path(os.environ.get("CRMW_DUCKDB_EXTENSION_DIR")
+                or settings().artifacts_dir / "duckdb_extensions")
     target = root / f"v{duckdb.__version__}" / platform
     target.mkdir(parents=True, exist_ok=True)
     for module_name, canonical in _EXTENSION_WHEELS.values():
@@ -56,11 +58,14 @@ def extension_directory() -> Path:
 
 def connect(path: str | Path | None = None, *, read_only: bool = False,
             extensions: tuple[str, ...] = ()) -> duckdb.DuckDBPyConnection:
-    """Open a DuckDB database (default: the build warehouse) with offline extensions loaded."""
+    """Open a DuckDB database (default: the build warehouse) with offline extensions loaded
+    and DuckDB's memory capped (``CRMW_DUCKDB_MEMORY_LIMIT``): larger sorts, joins and
+    aggregations spill to ``<database>.tmp`` beside the file instead of growing the process."""
     path = Path(path) if path else settings().warehouse_path
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
+              "memory_limit": duckdb_memory_limit()}
     if extensions:
         config["extension_directory"] = str(extension_directory())
     con = duckdb.connect(str(path), read_only=read_only, config=config)

@@ -232,7 +232,8 @@ ECOMMERCE_TABLES = (
             C("items", "JSON", "[{product_id, quantity, unit_price}]"),
             C("shipping_amount", "DECIMAL", "shipping charged", required=False),
             C("total_amount", "DECIMAL", "total charged"),
-            C("payment_method", "TEXT", "card, paypal, gift_card, alipay, wechat_pay", required=False),
+            C("payment_method", "TEXT", "card, paypal, gift_card, alipay, wechat_pay",
+              required=False),
         ),
     ),
     SourceTable(

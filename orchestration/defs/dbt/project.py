@@ -26,7 +26,7 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from warehouse.config import DBT_PROJECT_DIR, settings
+from warehouse.config import DBT_PROJECT_DIR, duckdb_memory_limit, settings
 
 
 def dbt_executable() -> str:
@@ -40,6 +40,7 @@ def dbt_environment() -> None:
     the project settings so a bare ``dagster`` command works too. dagster-dbt's own
     preparer (``dagster dev``) looks for ``dbt`` on PATH, so the venv's bin goes there."""
     os.environ.setdefault("CRMW_WAREHOUSE_PATH", str(settings().warehouse_path))
+    os.environ.setdefault("CRMW_DUCKDB_MEMORY_LIMIT", duckdb_memory_limit())
     if shutil.which("dbt") is None:
         bin_dir = str(Path(dbt_executable()).parent)
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
@@ -75,11 +76,17 @@ def manifest_is_stale(project: DbtProject) -> bool:
 PARSED_FOR_FILE = "parsed_for_warehouse.txt"
 
 
+def _profile_inputs() -> str:
+    """The environment values ``profiles.yml`` reads: dbt's profile hash covers them."""
+    return "\n".join(os.environ.get(name, "") for name in
+                     ("CRMW_WAREHOUSE_PATH", "CRMW_DUCKDB_MEMORY_LIMIT"))
+
+
 def parsed_for_another_warehouse(project: DbtProject) -> bool:
-    """True when the last ``dbt parse`` ran with another CRMW_WAREHOUSE_PATH (see module)."""
+    """True when the last ``dbt parse`` ran with another CRMW_WAREHOUSE_PATH or DuckDB
+    memory limit (see module)."""
     marker = project.manifest_path.parent / PARSED_FOR_FILE
-    current = os.environ.get("CRMW_WAREHOUSE_PATH", "")
-    return not marker.exists() or marker.read_text() != current
+    return not marker.exists() or marker.read_text() != _profile_inputs()
 
 
 def ensure_manifest(project: DbtProject, force: bool = False) -> None:
@@ -92,8 +99,7 @@ def ensure_manifest(project: DbtProject, force: bool = False) -> None:
         WarehouseDbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
             ["parse", "--quiet"], target_path=project.target_path
         ).wait()
-        (project.manifest_path.parent / PARSED_FOR_FILE).write_text(
-            os.environ.get("CRMW_WAREHOUSE_PATH", ""))
+        (project.manifest_path.parent / PARSED_FOR_FILE).write_text(_profile_inputs())
     if not project.manifest_path.exists():
         raise FileNotFoundError(
             f"dbt parse did not write {project.manifest_path}; run `dbt parse` in "
