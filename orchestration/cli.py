@@ -174,7 +174,11 @@ def forget(customer: str) -> None:
               help="default bench/results")
 @click.option("--resume", is_flag=True,
               help="reuse the stage figures and warehouse of an earlier run at this scale")
-def bench(customers, history_days, seed, work_dir, results_dir, resume) -> None:
+@click.option("--incremental-on-staged", is_flag=True,
+              help="run the incremental day on the staged warehouse instead of a second "
+                   "full build first (for the largest scales)")
+def bench(customers, history_days, seed, work_dir, results_dir, resume,
+          incremental_on_staged) -> None:
     """Time every pipeline stage, the whole pipeline and one incremental day at a scale."""
     from pathlib import Path
 
@@ -184,7 +188,8 @@ def bench(customers, history_days, seed, work_dir, results_dir, resume) -> None:
         _, path = run_benchmark(customers, history_days=history_days, seed=seed,
                                 work_dir=Path(work_dir) if work_dir else None,
                                 results_dir=Path(results_dir) if results_dir else None,
-                                echo=click.echo, resume=resume)
+                                echo=click.echo, resume=resume,
+                                incremental_on_staged=incremental_on_staged)
     except BenchError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo("")
