@@ -6,15 +6,47 @@
                   (DUPLICATE_KEY)
       superseded  a valid older version of a key (ERP version logs, re-exported files)
       staged      the latest valid version of its key
-    `relation` is a CTE holding the typed columns, `_row_hash` and `_reject_reason`. -#}
+    `relation` is a CTE holding the typed columns, `_row_hash`, `_reject_reason` and the row
+    as delivered (`raw_row()`, a struct).
+
+    Why it is shaped this way (measured on raw_ecommerce.events, 56 M rows at 1,000,000
+    customers, where the earlier form took 642 s of a 2-core machine):
+    * the two rankings run only on *contested* rows, those whose `_row_hash` or key occurs
+      more than once (a few percent). Every other row is alone in both of its partitions,
+      so both its ranks are 1; two narrow hash aggregations find the contested rows instead
+      of two sorts of every wide row;
+    * `_raw_record` (the delivered row as JSON, kept for the quarantine) is serialized only
+      for rows that are not staged; `to_json` on every row was the costliest expression.
+    Same dispositions, reasons and records as ranking every row: checked row for row on the
+    demo warehouse, and by the reconciliation tests. -#}
 {% macro classify_rows(relation, key, version=none) -%}
+contested_copies as (
+    select _row_hash, true as _copy_contested
+    from {{ relation }}
+    group by _row_hash
+    having count(*) > 1
+),
+contested_keys as (
+    select {{ key }} as _contested_key, true as _key_contested
+    from {{ relation }}
+    group by {{ key }}
+    having count(*) > 1
+),
+flagged as (
+    select r.*,
+        coalesce(c._copy_contested, false) or coalesce(k._key_contested, false) as _contested
+    from {{ relation }} as r
+    left join contested_copies as c on c._row_hash = r._row_hash
+    left join contested_keys as k on k._contested_key is not distinct from r.{{ key }}
+),
 dedup as (
-    select *,
+    select * exclude (_contested),
         row_number() over (
             partition by _row_hash
             order by _extracted_at, _source_object, _source_row_number
         ) as _copy_rank
-    from {{ relation }}
+    from flagged
+    where _contested
 ),
 ranked as (
     select *,
@@ -24,9 +56,13 @@ ranked as (
                 _extracted_at desc, _source_object desc, _source_row_number desc
         ) as _version_rank
     from dedup
+    union all by name
+    select * exclude (_contested), 1::bigint as _copy_rank, 1::bigint as _version_rank
+    from flagged
+    where not _contested
 )
 select
-    * exclude (_reject_reason),
+    * exclude (_reject_reason, _raw_row),
     case
         when _copy_rank > 1 then null
         when _reject_reason is not null then _reject_reason
@@ -43,8 +79,18 @@ select
         {%- else %}
         else 'rejected'
         {%- endif %}
-    end as _disposition
+    end as _disposition,
+    case
+        when _copy_rank > 1 or _reject_reason is not null or _version_rank > 1
+            then to_json(_raw_row)
+    end as _raw_record
 from ranked
+{%- endmacro %}
+
+{#- The row exactly as delivered, carried as a struct; classify_rows turns it into
+    `_raw_record` JSON for the rows that are not staged. -#}
+{% macro raw_row(alias='src') -%}
+    {{ alias }} as _raw_row
 {%- endmacro %}
 
 {#- md5 over the delivered business columns (not lineage) to find exact duplicates. -#}

@@ -42,7 +42,7 @@ typed as (
         {{ row_hash(['customer_id', 'email', 'first_name', 'last_name', 'phone', 'birth_date',
                      'address', 'marketing_consent', 'loyalty_member_no', 'created_at',
                      'updated_at']) }} as _row_hash,
-        to_json(src) as _raw_record,
+        {{ raw_row() }},
         {{ lineage_columns() }}
     from parsed as src
 ),

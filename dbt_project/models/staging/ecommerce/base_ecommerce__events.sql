@@ -14,7 +14,7 @@ typed as (
         {{ clean_text('src.product_id') }} is not null and p.product_id is null as _unknown_product,
         {{ row_hash(['event_id', 'session_id', 'customer_id', 'event_type', 'event_ts',
                      'product_id', 'order_id']) }} as _row_hash,
-        to_json(src) as _raw_record,
+        {{ raw_row() }},
         {{ lineage_columns() }}
     from src
     left join {{ ref('stg_erp__products') }} as p

@@ -23,7 +23,7 @@ typed as (
             and {{ parse_amount('src.shipping_amount') }} is null as _bad_shipping,
         {{ row_hash(['order_id', 'customer_id', 'session_id', 'ordered_at', 'status', 'currency',
                      'items', 'shipping_amount', 'total_amount', 'payment_method']) }} as _row_hash,
-        to_json(src) as _raw_record,
+        {{ raw_row() }},
         {{ lineage_columns() }}
     from src
     {{ fx_join('src.currency') }}

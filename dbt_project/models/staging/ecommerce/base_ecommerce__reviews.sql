@@ -14,7 +14,7 @@ typed as (
         p.product_id is null as _unknown_product,
         {{ row_hash(['review_id', 'customer_id', 'product_id', 'rating', 'title', 'body',
                      'created_at']) }} as _row_hash,
-        to_json(src) as _raw_record,
+        {{ raw_row() }},
         {{ lineage_columns() }}
     from src
     left join {{ ref('stg_erp__products') }} as p

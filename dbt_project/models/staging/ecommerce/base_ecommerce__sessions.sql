@@ -16,7 +16,7 @@ typed as (
             and {{ parse_utc_ts('src.ended_at') }} is null as _bad_end,
         {{ row_hash(['session_id', 'customer_id', 'started_at', 'ended_at', 'device', 'channel',
                      'landing_page']) }} as _row_hash,
-        to_json(src) as _raw_record,
+        {{ raw_row() }},
         {{ lineage_columns() }}
     from src
 ),

@@ -43,7 +43,7 @@ typed as (
         {{ row_hash(['member_id', 'member_no', 'first_name', 'last_name', 'email', 'phone',
                      'birth_date', 'gender', 'street', 'city', 'postal_code', 'country_code',
                      'joined_at', 'marketing_opt_in', 'home_store_id', 'updated_at']) }} as _row_hash,
-        to_json(src) as _raw_record,
+        {{ raw_row() }},
         {{ lineage_columns() }}
     from src
 ),

@@ -18,7 +18,7 @@ typed as (
         {{ parse_amount('src.unit_price') }} as _unit_price_parsed,
         {{ row_hash(['product_id', 'product_name', 'category', 'brand', 'unit_cost',
                      'unit_price', 'currency', 'is_active', 'updated_at']) }} as _row_hash,
-        to_json(src) as _raw_record,
+        {{ raw_row() }},
         {{ lineage_columns() }}
     from src
     {{ fx_join('src.currency') }}

@@ -18,7 +18,7 @@ typed as (
         {{ parse_amount('src.refund_amount') }} as _refund_parsed,
         {{ row_hash(['return_id', 'order_id', 'order_line_id', 'product_id', 'quantity',
                      'refund_amount', 'returned_at', 'reason_code', 'updated_at']) }} as _row_hash,
-        to_json(src) as _raw_record,
+        {{ raw_row() }},
         {{ lineage_columns() }}
     from src
     left join {{ ref('stg_erp__sales_orders') }} as o

@@ -22,7 +22,7 @@ typed as (
             and {{ parse_amount('src.discount_amount') }} is null as _bad_discount,
         {{ row_hash(['order_line_id', 'order_id', 'line_no', 'product_id', 'quantity',
                      'unit_price', 'discount_amount', 'updated_at']) }} as _row_hash,
-        to_json(src) as _raw_record,
+        {{ raw_row() }},
         {{ lineage_columns() }}
     from src
     left join {{ ref('stg_erp__sales_orders') }} as o

@@ -21,7 +21,7 @@ typed as (
             and {{ parse_int('src.member_id') }} is null as _bad_member,
         {{ row_hash(['order_id', 'member_id', 'store_id', 'channel', 'web_order_ref', 'order_ts',
                      'status', 'currency', 'order_total', 'updated_at']) }} as _row_hash,
-        to_json(src) as _raw_record,
+        {{ raw_row() }},
         {{ lineage_columns() }}
     from src
     {{ fx_join('src.currency') }}

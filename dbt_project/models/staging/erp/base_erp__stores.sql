@@ -12,7 +12,7 @@ typed as (
         {{ parse_local_ts('src.updated_at') }} as updated_at,
         {{ row_hash(['store_id', 'store_name', 'city', 'country_code', 'opened_at',
                      'updated_at']) }} as _row_hash,
-        to_json(src) as _raw_record,
+        {{ raw_row() }},
         {{ lineage_columns() }}
     from src
 ),

@@ -20,7 +20,7 @@ typed as (
         ], x -> x is not null) as data_issues,
         {{ row_hash(['contact_id', 'full_name', 'email', 'phone', 'created_at',
                      'updated_at']) }} as _row_hash,
-        to_json(src) as _raw_record,
+        {{ raw_row() }},
         {{ lineage_columns() }}
     from src
 ),

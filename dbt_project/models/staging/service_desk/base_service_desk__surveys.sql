@@ -13,7 +13,7 @@ typed as (
         {{ parse_local_ts('src.responded_at') }} as responded_at,
         {{ row_hash(['response_id', 'ticket_id', 'contact_id', 'survey_type', 'score', 'comment',
                      'responded_at']) }} as _row_hash,
-        to_json(src) as _raw_record,
+        {{ raw_row() }},
         {{ lineage_columns() }}
     from src
 ),

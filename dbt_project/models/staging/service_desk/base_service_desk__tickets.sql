@@ -24,7 +24,7 @@ typed as (
         {{ row_hash(['ticket_id', 'contact_id', 'channel', 'category', 'priority', 'status',
                      'created_at', 'first_response_at', 'resolved_at', 'order_ref', 'subject',
                      'updated_at']) }} as _row_hash,
-        to_json(src) as _raw_record,
+        {{ raw_row() }},
         {{ lineage_columns() }}
     from src
 ),
