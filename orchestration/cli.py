@@ -177,8 +177,10 @@ def forget(customer: str) -> None:
 @click.option("--incremental-on-staged", is_flag=True,
               help="run the incremental day on the staged warehouse instead of a second "
                    "full build first (for the largest scales)")
+@click.option("--from-stage", default=None,
+              help="continue a stopped staged run from this stage, on the warehouse it left")
 def bench(customers, history_days, seed, work_dir, results_dir, resume,
-          incremental_on_staged) -> None:
+          incremental_on_staged, from_stage) -> None:
     """Time every pipeline stage, the whole pipeline and one incremental day at a scale."""
     from pathlib import Path
 
@@ -189,7 +191,8 @@ def bench(customers, history_days, seed, work_dir, results_dir, resume,
                                 work_dir=Path(work_dir) if work_dir else None,
                                 results_dir=Path(results_dir) if results_dir else None,
                                 echo=click.echo, resume=resume,
-                                incremental_on_staged=incremental_on_staged)
+                                incremental_on_staged=incremental_on_staged,
+                                from_stage=from_stage)
     except BenchError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo("")

@@ -95,24 +95,46 @@ class Bench:
     def stage_command(self, *stages: str) -> list[str]:
         return [sys.executable, "-m", "warehouse.bench.stage", *stages]
 
-    def staged(self, sources: Path, resume: bool = False) -> tuple[dict, Path]:
+    def staged(self, sources: Path, resume: bool = False,
+               from_stage: str | None = None) -> tuple[dict, Path]:
+        """Every stage in one child process on a fresh warehouse; with ``from_stage``, the
+        stages from that one on, on the warehouse a stopped run left, keeping the earlier
+        stages' times (their memory was sampled by the stopped run's parent: not known)."""
         saved = self.work / "staged" / "stages.json"
         if resume and saved.exists():
             self.echo(f"resuming: stage figures from {saved}")
             return json.loads(saved.read_text()), saved.parent / "warehouse.duckdb"
-        root = _fresh(self.work / "staged")
-        env = _env(sources, root / "warehouse.duckdb", root / "dagster_home")
+        root = self.work / "staged"
         events = root / "stage_events.jsonl"
+        todo = STAGE_ORDER
+        if from_stage:
+            if from_stage not in STAGE_ORDER or not events.exists():
+                raise BenchError(f"cannot continue from stage {from_stage!r}: known stages "
+                                 f"{', '.join(STAGE_ORDER)}; {events} must exist")
+            todo = STAGE_ORDER[STAGE_ORDER.index(from_stage):]
+            kept = [line for line in events.read_text().splitlines()
+                    if json.loads(line)["stage"] in {"load_definitions", *STAGE_ORDER} - set(todo)
+                    and json.loads(line)["ok"]]
+            events.write_text("".join(line + "\n" for line in kept))
+        else:
+            _fresh(root)
+        env = _env(sources, root / "warehouse.duckdb", root / "dagster_home")
         env["CRMW_BENCH_EVENTS"] = str(events)
-        m, log = self._measure("staged", self.stage_command(*STAGE_ORDER), env)
+        resumed_at = time.time()
+        m, log = self._measure("staged", self.stage_command(*todo), env)
         stages = {}
         for line in events.read_text().splitlines():
             event = json.loads(line)
-            peak = m.peak_between(event["start"], event["end"])
+            earlier = event["end"] <= resumed_at
+            peak = None if earlier else m.peak_between(event["start"], event["end"])
+            if event["stage"] == "load_definitions" and earlier and from_stage:
+                continue  # the continuing process loaded the definitions again: that counts
             stages[event["stage"]] = {"seconds": event["end"] - event["start"],
                                       "peak_tree_rss_mb": peak, "log": str(log),
-                                      "step_seconds": event.get("step_seconds", {})}
-            self._say(event["stage"], stages[event["stage"]]["seconds"], peak)
+                                      "step_seconds": event.get("step_seconds", {}),
+                                      **({"memory": "not sampled (run stopped, continued "
+                                                    f"from {from_stage})"} if earlier else {})}
+            self._say(event["stage"], stages[event["stage"]]["seconds"], peak or 0.0)
         missing = {"load_definitions", *STAGE_ORDER} - stages.keys()
         if missing:
             raise BenchError(f"stages without timings: {sorted(missing)}; see {log}")
@@ -122,6 +144,8 @@ class Bench:
         if gx:
             self.echo(f"  {'(GX raw checks, in extract)':22} {sum(gx.values()):8.1f} s")
         stages["_process"] = m.to_dict()
+        if from_stage:
+            stages["_process"]["continued_from_stage"] = from_stage
         (root / "stages.json").write_text(json.dumps(stages, indent=2))
         return stages, root / "warehouse.duckdb"
 
@@ -253,7 +277,8 @@ def staged_total_seconds(stages: dict) -> float:
 def run_benchmark(customers: int, *, work_dir: Path | None = None,
                   results_dir: Path | None = None, history_days: int | None = None,
                   seed: int = 42, echo=print, resume: bool = False,
-                  incremental_on_staged: bool = False) -> tuple[dict, Path]:
+                  incremental_on_staged: bool = False,
+                  from_stage: str | None = None) -> tuple[dict, Path]:
     """Run everything at one scale; return the result and the path of its JSON file.
 
     The JSON is rewritten after every phase with ``"complete": false`` (a run stopped half-way
@@ -261,7 +286,8 @@ def run_benchmark(customers: int, *, work_dir: Path | None = None,
     reuses the staged run and its warehouse, and the floor and comparisons of the latest
     result file at this scale. ``incremental_on_staged`` skips the second full build
     (``pipeline``) and runs the incremental day on the staged warehouse; its ratio is then
-    taken against the staged run's total.
+    taken against the staged run's total. ``from_stage`` continues a stopped staged run from
+    that stage on the warehouse it left (see :meth:`Bench.staged`).
     """
     work = (work_dir or BENCH_DIR / "work" / str(customers)).resolve()
     results = (results_dir or BENCH_DIR / "results").resolve()
@@ -288,8 +314,8 @@ def run_benchmark(customers: int, *, work_dir: Path | None = None,
     echo(f"benchmark at {customers:,} customers in {work}")
     sources, generated = bench.sources()
     save(sources_generation=generated)
-    stages, warehouse = bench.staged(sources, resume=resume)
-    save(stages=stages, resumed_stages=resume,
+    stages, warehouse = bench.staged(sources, resume=resume, from_stage=from_stage)
+    save(stages=stages, resumed_stages=resume, staged_continued_from=from_stage,
          staged_total_seconds=staged_total_seconds(stages))
     if earlier and earlier.get("floor") and earlier.get("pandas_rfm") \
             and earlier.get("bgnbd"):

@@ -23,8 +23,12 @@ with records as (
     from {{ ref('int_customer_records') }} as r
     join {{ ref('int_customer_identity_map') }} as m using (record_id)
 ),
+-- source_table is a join column (not a filter in the ON clause) so the join is a hash join:
+-- a condition on the left side alone made DuckDB plan a nested-loop join, which at
+-- 1,000,000 customers compared every record with every member (it ran for over 15 minutes).
 members as (
-    select member_id::varchar as member_source_id, gender from {{ ref('stg_erp__members') }}
+    select 'members' as source_table, member_id::varchar as member_source_id, gender
+    from {{ ref('stg_erp__members') }}
 )
 select
     customer_key,
@@ -58,13 +62,14 @@ select
     ) as marketing_opt_in,
     min(created_at) as first_record_created_at,
     max(updated_at) as last_record_updated_at,
-    coalesce(list_sort(list(source_id) filter (where source_table = 'members')), [])
+    coalesce(list_sort(list(source_id) filter (where records.source_table = 'members')), [])
         as erp_member_ids,
-    coalesce(list_sort(list(source_id) filter (where source_table = 'customers')), [])
+    coalesce(list_sort(list(source_id) filter (where records.source_table = 'customers')), [])
         as ecommerce_customer_ids,
-    coalesce(list_sort(list(source_id) filter (where source_table = 'contacts')), [])
+    coalesce(list_sort(list(source_id) filter (where records.source_table = 'contacts')), [])
         as service_contact_ids,
     count(*) as source_record_count
 from records
-left join members as g on records.source_table = 'members' and g.member_source_id = records.source_id
+left join members as g
+    on g.source_table = records.source_table and g.member_source_id = records.source_id
 group by customer_key
