@@ -48,5 +48,5 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf demo_sources .dagster_home warehouse/*.duckdb warehouse/data_docs warehouse/parquet \
+	rm -rf demo_sources .dagster_home warehouse/*.duckdb warehouse/*.duckdb.tmp warehouse/.publish_tmp warehouse/data_docs warehouse/parquet \
 	       warehouse/artifacts warehouse/report dbt_project/target dbt_project/logs

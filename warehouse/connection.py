@@ -76,6 +76,17 @@ def connect(path: str | Path | None = None, *, read_only: bool = False,
     return con
 
 
+def scratch(temp_directory: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for work across attached files (publishing, the report), with the
+    same memory cap as :func:`connect`. In memory DuckDB would otherwise take 80% of RAM and
+    spill to ``.tmp`` in the current directory; here it spills to ``temp_directory``
+    (measured: publishing the marts of 1,000,000 customers peaked at 10.7 GB uncapped)."""
+    temp_directory.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(":memory:", config={
+        "autoinstall_known_extensions": False, "autoload_known_extensions": False,
+        "memory_limit": duckdb_memory_limit(), "temp_directory": str(temp_directory)})
+
+
 @contextmanager
 def warehouse(read_only: bool = False, extensions: tuple[str, ...] = ()):
     """Context manager around :func:`connect` for the build warehouse."""

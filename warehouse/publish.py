@@ -31,6 +31,7 @@ from pathlib import Path
 import duckdb
 
 from warehouse.config import settings
+from warehouse.connection import scratch
 
 BI_SCHEMAS = ("marts", "ml", "quality")
 MANIFEST_SCHEMA = "publication"  # publication.manifest: one row per published table
@@ -188,7 +189,7 @@ def publish(build_path: Path | None = None, paths: PublicationPaths | None = Non
     versions_dir = paths.parquet_root / "versions"
     staging_dir = versions_dir / f".{version}.tmp"
     final_dir = versions_dir / version
-    con = duckdb.connect(":memory:")
+    con = scratch(paths.database.parent / ".publish_tmp")
     try:
         con.execute(f"attach '{build_path}' as build (read_only)")
         con.execute(f"attach '{tmp_db}' as pub")

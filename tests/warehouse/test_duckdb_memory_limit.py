@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from warehouse.config import DBT_PROJECT_DIR, duckdb_memory_limit
-from warehouse.connection import connect
+from warehouse.connection import connect, scratch
 
 MEMORY_LIMIT = "select current_setting('memory_limit')"
 
@@ -24,6 +24,16 @@ def test_warehouse_connections_are_capped(tmp_path, monkeypatch):
     monkeypatch.setenv("CRMW_DUCKDB_MEMORY_LIMIT", "512MB")
     con = connect(tmp_path / "w.duckdb", read_only=True)
     assert con.execute(MEMORY_LIMIT).fetchone()[0] == "488.2 MiB"
+    con.close()
+
+
+def test_scratch_connections_are_capped_and_spill_where_told(tmp_path, monkeypatch):
+    monkeypatch.setenv("CRMW_DUCKDB_MEMORY_LIMIT", "512MB")
+    con = scratch(tmp_path / "spill")
+    assert con.execute(MEMORY_LIMIT).fetchone()[0] == "488.2 MiB"
+    assert con.execute("select current_setting('temp_directory')").fetchone()[0] == \
+        str(tmp_path / "spill")
+    assert (tmp_path / "spill").is_dir()
     con.close()
 
 
