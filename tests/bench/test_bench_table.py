@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from warehouse.bench.runner import markdown_table, staged_total_seconds
+import json
+
+from warehouse.bench.runner import _earlier_result, markdown_table, staged_total_seconds
 from warehouse.bench.stage import STAGE_ORDER
 
 
@@ -45,3 +47,13 @@ def test_a_full_run_keeps_the_whole_pipeline_row():
     assert "| whole pipeline (build_everything) | 300.0 | 900 |" in table
     assert "| incremental run after one day | 36.0 | 700 |" in table
     assert "| incremental / whole pipeline |" in table
+
+
+def test_resume_reads_the_latest_dated_result_not_other_files_of_that_scale(tmp_path):
+    """``clv-1000000.json`` (the CLV benchmark) ends in the scale and sorts after the dated
+    files: picked as the earlier run, it made ``--resume`` measure the floor again."""
+    for name, date in (("2026-11-22-1000000.json", "a"), ("2026-11-23-1000000.json", "b"),
+                       ("clv-1000000.json", "clv"), ("2026-11-24-10000.json", "other scale")):
+        (tmp_path / name).write_text(json.dumps({"date": date}))
+    assert _earlier_result(tmp_path, 1_000_000)["date"] == "b"
+    assert _earlier_result(tmp_path, 3_000) is None

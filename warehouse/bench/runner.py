@@ -269,8 +269,9 @@ def machine() -> dict:
 
 
 def _earlier_result(results: Path, customers: int) -> dict | None:
-    """The latest result file at this scale, for ``--resume``."""
-    found = sorted(results.glob(f"*-{customers}.json"))
+    """The latest result file at this scale, for ``--resume``: only ``<date>-<scale>.json``
+    (``clv-1000000.json`` beside them also ends in the scale, and sorts last)."""
+    found = sorted(results.glob(f"[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]-{customers}.json"))
     return json.loads(found[-1].read_text()) if found else None
 
 
