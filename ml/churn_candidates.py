@@ -99,7 +99,7 @@ class GradientBoostingChurn(Candidate):
             "learning_rate": learning_rate, "max_iter": max_iter,
             "max_leaf_nodes": max_leaf_nodes, "l2_regularization": 1.0,
             "early_stopping": True, "random_state": seed,
-            "calibration": "isotonic", "cv": 3})
+            "calibration": "isotonic", "cv": 3, "calibration_ensemble": False})
 
     def _build(self):
         p = self.parameters
@@ -107,7 +107,12 @@ class GradientBoostingChurn(Candidate):
             learning_rate=p["learning_rate"], max_iter=p["max_iter"],
             max_leaf_nodes=p["max_leaf_nodes"], l2_regularization=p["l2_regularization"],
             early_stopping=p["early_stopping"], random_state=p["random_state"])
-        return CalibratedClassifierCV(base, method="isotonic", cv=3)
+        # ensemble=False: the isotonic map is fitted on 3-fold out-of-fold predictions, and
+        # one booster refitted on all rows predicts. The default (one booster per fold,
+        # averaged) predicts three times per row; the occlusion reasons predict every
+        # customer ~27 times, so that was 2.5x the scoring time at the same validation
+        # PR AUC (README "Performance").
+        return CalibratedClassifierCV(base, method="isotonic", cv=3, ensemble=False)
 
 
 class BgNbdChurn(Candidate):
