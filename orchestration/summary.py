@@ -9,14 +9,15 @@ SCHEMA_ORDER = ("raw_erp", "raw_ecommerce", "raw_service", "staging", "intermedi
 
 
 def table_row_counts(warehouse_path) -> list[tuple[str, str, int]]:
-    """(schema, table, rows) for every table of the layers users care about."""
+    """(schema, relation, rows) for every table and view of the layers users care about
+    (the ``stg_*`` models are views over their ``base_*`` tables)."""
     from warehouse.connection import connect
 
     con = connect(warehouse_path, read_only=True)
     try:
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "
-            "where table_type = 'BASE TABLE' order by table_schema, table_name"
+            "where table_type in ('BASE TABLE', 'VIEW') order by table_schema, table_name"
         ).fetchall()
         counts = []
         for schema, table in tables:
@@ -39,7 +40,7 @@ def summary_text(s: Settings, *, run_id: str, success: bool, seconds: float) -> 
         by_schema: dict[str, list[tuple[str, int]]] = {}
         for schema, table, n in counts:
             by_schema.setdefault(schema, []).append((table, n))
-        lines.append(f"Tables built: {len(counts)}")
+        lines.append(f"Tables and views built: {len(counts)}")
         for schema in SCHEMA_ORDER:
             if schema in by_schema:
                 items = ", ".join(f"{t} {n:,}" for t, n in by_schema[schema])

@@ -61,7 +61,8 @@ def test_reconciliation_check_fails_when_a_row_goes_missing(built_warehouse, tmp
     import duckdb
 
     with duckdb.connect(str(copy)) as con:
-        con.execute("delete from staging.stg_erp__members where member_id = "
+        # stg_erp__members is a view of the staged rows of base_erp__members
+        con.execute("delete from staging.base_erp__members where member_id = "
                     "(select min(member_id) from staging.stg_erp__members)")
     proc = run_dbt(["test", "--select", "stg_erp__members,test_name:reconciles_with_raw"],
                    copy, tmp_path / "target", check=False)

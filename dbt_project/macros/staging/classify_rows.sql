@@ -93,15 +93,20 @@ from ranked
     md5(concat_ws(chr(31), {% for c in columns %}coalesce({{ alias }}."{{ c }}", chr(0)){% if not loop.last %}, {% endif %}{% endfor %}))
 {%- endmacro %}
 
-{#- The staged model of a classified base model: the latest valid version of every key. -#}
+{#- The staged model of a classified base model: the latest valid version of every key.
+    A view: the base table already holds these rows, and copying them cost 45.7 s for the
+    56 M events at 1,000,000 customers (README "Performance"), plus the disk of a copy. -#}
 {% macro staged_from(base) -%}
+{{ config(materialized='view') }}
 select * exclude (_row_hash, _copy_rank, _version_rank, _reject_reason, _disposition, _raw_record)
 from {{ ref(base) }}
 where _disposition = 'staged'
 {%- endmacro %}
 
-{#- The quarantine of a classified base model: the row as delivered, why, and where from. -#}
+{#- The quarantine of a classified base model: the row as delivered, why, and where from.
+    A view too, for the same reason as staged_from. -#}
 {% macro rejected_from(base, key) -%}
+{{ config(materialized='view') }}
 select
     _reject_reason,
     json_extract_string(_raw_record, '$.{{ key }}') as {{ key }},
