@@ -105,3 +105,72 @@ def test_late_erp_entry_of_a_web_order_leaves_no_orphan_lines(built_warehouse, t
     run_dbt(["run", "--full-refresh", "--select", "fct_order_lines"], copy, target)
     with duckdb.connect(str(copy)) as con:
         assert _differences(con, "main.inc_lines", "marts.fct_order_lines") == 0
+
+
+BASES = ("staging.base_ecommerce__events", "staging.base_ecommerce__sessions")
+BASE_SELECT = ["--select", "base_erp__products", "base_ecommerce__events",
+               "base_ecommerce__sessions", "stg_erp__products"]
+
+
+@pytest.mark.slow
+def test_incremental_base_models_equal_a_full_refresh(built_warehouse, tmp_path):
+    """The incremental click-stream base models reclassify only what a new delivery touches,
+    and still end as a full build would, also where the delivery changes earlier rows: an
+    exact copy of an old event (duplicate), a changed old event (the old row becomes
+    DUPLICATE_KEY), a keyless event, and a product arriving late (its UNKNOWN_PRODUCT events
+    become valid)."""
+    copy = built_warehouse.copy_to(tmp_path)
+    target = tmp_path / "target"
+    with duckdb.connect(str(copy)) as con:
+        for table, ts in (("raw_ecommerce.events", "event_ts"),
+                          ("raw_ecommerce.sessions", "started_at")):
+            hold = "main.hold_" + table.split(".")[1]
+            con.execute(f"""create table {hold} as select * from {table}
+                            where {ts} >= (select max({ts})::timestamp - interval 30 day
+                                           from {table})::varchar""")
+            con.execute(f"delete from {table} where ({ts}) in (select {ts} from {hold})")
+        late_product = con.execute("""select product_id from raw_ecommerce.events
+            where product_id is not null group by 1 order by count(*) desc limit 1""").fetchone()[0]
+        con.execute("create table main.hold_products as select * from raw_erp.products "
+                    "where product_id = ?", [late_product])
+        con.execute("delete from raw_erp.products where product_id = ?", [late_product])
+    run_dbt(["run", "--full-refresh", *BASE_SELECT], copy, target)
+    with duckdb.connect(str(copy)) as con:
+        assert con.execute("""select count(*) from staging.base_ecommerce__events
+            where _reject_reason = 'UNKNOWN_PRODUCT' and product_id = ?""",
+                           [late_product]).fetchone()[0] > 0
+        old = con.execute("""select event_id from staging.base_ecommerce__events
+            where _disposition = 'staged' and product_id is null order by event_id limit 2
+            """).fetchall()
+        later = "(select max(_extracted_at) + interval 1 day from raw_ecommerce.events)"
+        for held, table in (("main.hold_events", "raw_ecommerce.events"),
+                            ("main.hold_sessions", "raw_ecommerce.sessions"),
+                            ("main.hold_products", "raw_erp.products")):
+            con.execute(f"""insert into {table} by name
+                            select * replace ({later} as _extracted_at) from {held}""")
+        con.execute(f"""insert into raw_ecommerce.events by name
+            select * replace ({later} as _extracted_at, 'x-' || _batch_id as _batch_id)
+            from raw_ecommerce.events where event_id = ?""", [old[0][0]])
+        con.execute(f"""insert into raw_ecommerce.events by name
+            select * replace ({later} as _extracted_at, case when event_type = 'page_view'
+                              then 'checkout' else 'page_view' end as event_type)
+            from raw_ecommerce.events where event_id = ?""", [old[1][0]])
+        con.execute(f"""insert into raw_ecommerce.events by name
+            select * replace ({later} as _extracted_at, ' ' as event_id)
+            from raw_ecommerce.events where event_id = ?""", [old[0][0]])
+    run_dbt(["run", *BASE_SELECT], copy, target)
+    with duckdb.connect(str(copy)) as con:
+        for base in BASES:
+            con.execute(f"create table main.inc_{base.split('.')[1]} as select * from {base}")
+        dispositions = dict(con.execute("""select event_id, list(_disposition order by
+            _extracted_at) from main.inc_base_ecommerce__events where event_id in (?, ?)
+            group by 1""", [old[0][0], old[1][0]]).fetchall())
+        assert dispositions[old[0][0]] == ["staged", "duplicate"]
+        assert dispositions[old[1][0]] == ["rejected", "staged"]
+    run_dbt(["run", "--full-refresh", *BASE_SELECT], copy, target)
+    with duckdb.connect(str(copy)) as con:
+        assert con.execute("""select count(*) from staging.base_ecommerce__events
+            where _reject_reason = 'UNKNOWN_PRODUCT' and product_id = ?""",
+                           [late_product]).fetchone()[0] == 0
+        for base in BASES:
+            assert _differences(con, f"main.inc_{base.split('.')[1]}", base) == 0, base

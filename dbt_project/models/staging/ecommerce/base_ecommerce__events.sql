@@ -1,6 +1,19 @@
+{{ config(
+    materialized='incremental',
+    unique_key='event_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    pre_hook="{{ keyless_rows_pre_hook('event_id') }}"
+) }}
 -- Click-stream events typed and classified; product events must name a known SKU.
+-- Incremental (macro rows_to_classify): the events of keys that arrived since the last build,
+-- and those naming a product whose ERP rows arrived since, as a new product can make an
+-- UNKNOWN_PRODUCT event valid and a rejected product version can invalidate one.
 with src as (
-    select * from {{ source('raw_ecommerce', 'events') }}
+    {{ rows_to_classify(source('raw_ecommerce', 'events'), 'event_id', recheck_keys=
+        "select e.event_id from " ~ this ~ " as e join " ~ ref('base_erp__products')
+        ~ " as p on p.product_id = e.product_id where p._extracted_at > "
+        ~ classified_until()) }}
 ),
 typed as (
     select

@@ -1,7 +1,15 @@
+{{ config(
+    materialized='incremental',
+    unique_key='session_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    pre_hook="{{ keyless_rows_pre_hook('session_id') }}"
+) }}
 -- Sessions typed and classified (no version column: a repeated session id with different
--- content is rejected as DUPLICATE_KEY).
+-- content is rejected as DUPLICATE_KEY). Incremental: the sessions of keys that arrived since
+-- the last build (macro rows_to_classify).
 with src as (
-    select * from {{ source('raw_ecommerce', 'sessions') }}
+    {{ rows_to_classify(source('raw_ecommerce', 'sessions'), 'session_id') }}
 ),
 typed as (
     select
