@@ -69,6 +69,8 @@ class ChurnResult:
     valid_as_of: dt.date
     scoring_as_of: dt.date
     artifact_path: Path
+    # "trained" or why the champion of an earlier run scored instead (ml/churn_refit.py)
+    refit: str = "trained"
 
     def metrics_markdown(self) -> str:
         return model_store.metrics_markdown(self.runs)
@@ -193,24 +195,15 @@ def train_and_score(con: duckdb.DuckDBPyConnection, *, scoring_as_of: dt.date | 
     version = model_store.new_version("churn", parameters, trained_at)
     artifact = model_store.save_artifact("churn", version, final, {
         "run_id": run_id, "champion": champion, "parameters": parameters,
+        "trained_at": trained_at,
         "train_as_of": train_as_of, "valid_as_of": valid_as_of, "scoring_as_of": scoring,
         "validation_metrics": metrics[champion], "columns": list(final.columns),
         "refitted_on": f"features at {valid_as_of}, labels in the following "
                        f"{windows.horizon_days} days",
     }, root=artifacts_root)
 
-    scores = pd.DataFrame({
-        "customer_key": scoring_frame.customer_key.astype(str),
-        "churn_probability": probability.astype(float),
-        "risk_band": risk_band(probability),
-        "reason_1": [r[0] if len(r) > 0 else None for r in why_codes],
-        "reason_2": [r[1] if len(r) > 1 else None for r in why_codes],
-        "reason_3": [r[2] if len(r) > 2 else None for r in why_codes],
-        "model_name": champion,
-        "model_version": version,
-        "as_of_date": scoring,
-        "scored_at": trained_at,
-    })
+    scores = score_table(scoring_frame, probability, why_codes, champion, version, scoring,
+                         trained_at)
 
     runs = []
     for name in [*ranked, *(["oracle"] if "oracle" in metrics else []),
@@ -238,6 +231,24 @@ def train_and_score(con: duckdb.DuckDBPyConnection, *, scoring_as_of: dt.date | 
             "roc_auc", "pr_auc", "brier_score", "top_decile_lift")}} for r in runs])
     return ChurnResult(scores, runs, comparison, champion, challenger, version,
                        train_as_of, valid_as_of, scoring, artifact)
+
+
+def score_table(scoring_frame: pd.DataFrame, probability: np.ndarray,
+                why_codes: list[list[str]], champion: str, version: str,
+                scoring: dt.date, scored_at: dt.datetime) -> pd.DataFrame:
+    """The rows of ``ml.churn_scores``: probability, risk band and top three reasons."""
+    return pd.DataFrame({
+        "customer_key": scoring_frame.customer_key.astype(str),
+        "churn_probability": probability.astype(float),
+        "risk_band": risk_band(probability),
+        "reason_1": [r[0] if len(r) > 0 else None for r in why_codes],
+        "reason_2": [r[1] if len(r) > 1 else None for r in why_codes],
+        "reason_3": [r[2] if len(r) > 2 else None for r in why_codes],
+        "model_name": champion,
+        "model_version": version,
+        "as_of_date": scoring,
+        "scored_at": scored_at,
+    })
 
 
 def _refit(candidate: Candidate, valid: pd.DataFrame, rfm_scoring: pd.DataFrame) -> Candidate:

@@ -42,5 +42,6 @@ def _isolated_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("CRMW_WAREHOUSE_PATH", str(tmp_path / "default_warehouse.duckdb"))
     monkeypatch.setenv("CRMW_SOURCES_DIR", str(tmp_path / "default_sources"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
-    for name in ("CRMW_ML_AS_OF", "CRMW_ML_CHURN_HORIZON_DAYS", "CRMW_ML_ACTIVE_LOOKBACK_DAYS"):
+    for name in ("CRMW_ML_AS_OF", "CRMW_ML_CHURN_HORIZON_DAYS", "CRMW_ML_ACTIVE_LOOKBACK_DAYS",
+                 "CRMW_ML_REFIT_DAYS"):
         monkeypatch.delenv(name, raising=False)

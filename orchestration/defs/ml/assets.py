@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import dagster as dg
 
-from ml import churn, clusters, clv_scoring, early_warning, model_store
+from ml import churn, churn_refit, clusters, clv_scoring, early_warning, model_store
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL
 from warehouse.config import settings
 from warehouse.connection import connect
@@ -70,10 +70,12 @@ def _numeric(metrics: dict) -> dict[str, float]:
         "last 12 months, with risk band and top three reasons. Candidates (recency-only, "
         "BG/NBD, logistic regression, gradient boosting) are trained at an earlier as-of date "
         "and validated at a later one next to the simulator-truth oracle; the best PR AUC "
-        "becomes the champion. Every candidate's metrics go to ml.model_runs."),
+        "becomes the champion. Every candidate's metrics go to ml.model_runs. Between "
+        "refits (every CRMW_ML_REFIT_DAYS days of data, default 7) the latest champion "
+        "scores with today's features (ml/churn_refit.py)."),
 )
 def churn_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    result, rows = _score_and_write(churn.train_and_score, churn.write_outputs,
+    result, rows = _score_and_write(churn_refit.score_churn, churn.write_outputs,
                                     truth_dir=settings().truth_dir,
                                     run_id=f"churn-{context.run_id[:8]}")
     champion = next(r for r in result.runs if r.role == "champion")
@@ -83,6 +85,7 @@ def churn_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         "champion": result.champion,
         "challenger": result.challenger or "",
         "model_version": result.model_version,
+        "refit": result.refit,
         "training_window": f"features before {result.train_as_of}, labels "
                            f"{result.train_as_of} to {result.valid_as_of}",
         "validation_as_of": str(result.valid_as_of),
