@@ -39,7 +39,7 @@ def test_bench_at_tiny_scale(tmp_path, monkeypatch):
         step = written["stages"][stage]
         assert step["seconds"] > 0, stage
         assert step["peak_tree_rss_mb"] > 0, stage
-    for name in ("pipeline", "simulate_day", "incremental"):
+    for name in ("dbt_parse", "pipeline", "simulate_day", "incremental"):
         assert written[name]["seconds"] > 0, name
         assert written[name]["peak_tree_rss_mb"] > 0, name
         assert written[name]["max_process_rss_mb"] > 0, name

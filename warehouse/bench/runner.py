@@ -40,6 +40,10 @@ def _env(sources: Path, warehouse: Path, dagster_home: Path) -> dict[str, str]:
     return env
 
 
+DBT_PARSE_COMMAND = [sys.executable, "-c", "from orchestration.defs.dbt.project import "
+                     "crm_dbt_project; crm_dbt_project()"]
+
+
 def _fresh(path: Path) -> Path:
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
@@ -238,7 +242,11 @@ class Bench:
         run_sources = root / "sources"
         shutil.copytree(sources, run_sources)
         env = _env(run_sources, root / "warehouse.duckdb", root / "dagster_home")
-        steps = {"pipeline": self._run("pipeline", self.stage_command("pipeline"), env)}
+        # `make install` parses the dbt project once for the default warehouse; a warehouse
+        # at another path needs its own parse (orchestration/defs/dbt/project.py), timed
+        # apart so the pipeline's figure is that of a run after installation.
+        steps = {"dbt_parse": self._run("dbt_parse", DBT_PARSE_COMMAND, env)}
+        steps["pipeline"] = self._run("pipeline", self.stage_command("pipeline"), env)
         steps["simulate_day"] = self._one_more_day(run_sources, env)
         steps["incremental"] = self._run("incremental", self.stage_command("pipeline"), env)
         return steps
@@ -372,8 +380,11 @@ def markdown_table(result: dict) -> str:
                    if n != "_process")
         rows.append(("whole pipeline: sum of the stages above",
                      {"seconds": total, "peak_tree_rss_mb": peak}))
-    rows += [("*whole pipeline, own process each* | | |", None),
-             ("whole pipeline (build_everything)", result.get("pipeline")),
+    rows += [("*whole pipeline, own process each* | | |", None)]
+    if result.get("dbt_parse"):  # runs before the pipeline, as `make install` does
+        rows.append(("dbt parse for the new warehouse path (`make install` does it)",
+                     result["dbt_parse"]))
+    rows += [("whole pipeline (build_everything)", result.get("pipeline")),
              ("simulate --days 1", result.get("simulate_day")),
              ("incremental run after one day" + (" (on the staged warehouse)" if on_staged
                                                  else ""), result.get("incremental"))]
