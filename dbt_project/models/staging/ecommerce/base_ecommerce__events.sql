@@ -7,13 +7,18 @@
 ) }}
 -- Click-stream events typed and classified; product events must name a known SKU.
 -- Incremental (macro rows_to_classify): the events of keys that arrived since the last build,
--- and those naming a product whose ERP rows arrived since, as a new product can make an
--- UNKNOWN_PRODUCT event valid and a rejected product version can invalidate one.
+-- and the events whose product check would now come out the other way: a product that
+-- arrived makes its UNKNOWN_PRODUCT events valid (the reverse needs a product with no valid
+-- version left, which append-only raw rows cannot cause, but is checked the same way).
+-- Comparing the stored outcome with the current products needs no watermark: ERP products are extracted after the events of the same run, so
+-- "products newer than the newest event" matched every product after a full build, and
+-- reclassified all 56 M events (174.9 s of the first incremental day at 1,000,000 customers).
 with src as (
     {{ rows_to_classify(source('raw_ecommerce', 'events'), 'event_id', recheck_keys=
-        "select e.event_id from " ~ this ~ " as e join " ~ ref('base_erp__products')
-        ~ " as p on p.product_id = e.product_id where p._extracted_at > "
-        ~ classified_until()) }}
+        "select e.event_id from " ~ this ~ " as e left join " ~ ref('stg_erp__products')
+        ~ " as p on p.product_id = e.product_id where e.product_id is not null"
+        ~ " and coalesce(e._reject_reason = 'UNKNOWN_PRODUCT', false)"
+        ~ " = (p.product_id is not null)") }}
 ),
 typed as (
     select
