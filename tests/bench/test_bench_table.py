@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 
-from warehouse.bench.runner import _earlier_result, markdown_table, staged_total_seconds
+from warehouse.bench.runner import (
+    _earlier_result,
+    bench_command,
+    markdown_table,
+    staged_total_seconds,
+)
 from warehouse.bench.stage import STAGE_ORDER
 
 
@@ -59,3 +64,11 @@ def test_resume_reads_the_latest_dated_result_not_other_files_of_that_scale(tmp_
         (tmp_path / name).write_text(json.dumps({"date": date}))
     assert _earlier_result(tmp_path, 1_000_000)["date"] == "b"
     assert _earlier_result(tmp_path, 3_000) is None
+
+
+def test_the_result_records_the_command_with_its_flags():
+    assert bench_command(10000, None, 42, False, False, None) == \
+        "crm-warehouse bench --customers 10000"
+    assert bench_command(1000000, 30, 7, True, True, "ml") == (
+        "crm-warehouse bench --customers 1000000 --history-days 30 --seed 7 --resume "
+        "--incremental-on-staged --from-stage ml")

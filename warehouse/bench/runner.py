@@ -283,6 +283,17 @@ def _earlier_result(results: Path, customers: int) -> dict | None:
     return json.loads(found[-1].read_text()) if found else None
 
 
+def bench_command(customers: int, history_days: int | None, seed: int, resume: bool,
+                  incremental_on_staged: bool, from_stage: str | None) -> str:
+    """The command line of a run, flags included, as its result file records it."""
+    return " ".join(["crm-warehouse bench", f"--customers {customers}",
+                     *([f"--history-days {history_days}"] if history_days else []),
+                     *([f"--seed {seed}"] if seed != 42 else []),
+                     *(["--resume"] if resume else []),
+                     *(["--incremental-on-staged"] if incremental_on_staged else []),
+                     *([f"--from-stage {from_stage}"] if from_stage else [])])
+
+
 def staged_total_seconds(stages: dict) -> float:
     """The staged run's whole-pipeline time: loading the definitions plus every stage."""
     return sum(stages[name]["seconds"] for name in ("load_definitions", *STAGE_ORDER))
@@ -313,8 +324,8 @@ def run_benchmark(customers: int, *, work_dir: Path | None = None,
         "benchmark": "crm-warehouse pipeline at scale", "complete": False,
         "customers": customers, "seed": seed, "history_days": history_days,
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "command": f"crm-warehouse bench --customers {customers}"
-                   + (f" --history-days {history_days}" if history_days else ""),
+        "command": bench_command(customers, history_days, seed, resume,
+                                 incremental_on_staged, from_stage),
         "memory_measure": "peak_tree_rss_mb = max over 0.2 s samples of the summed VmRSS of "
                           "the child and all its descendants; max_process_rss_mb = ru_maxrss",
         "machine": machine(),
