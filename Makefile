@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SCALE  ?= 10000
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: demo test ui bench install lint clean chromium
+.PHONY: demo test test-fast ui bench install lint clean chromium
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (set PYTHON=...)"; exit 1; }
@@ -29,14 +29,21 @@ chromium:
 	      || echo "chromium install failed: the screenshot tests will skip"; \
 	  else echo "no chromium and no root apt-get: the screenshot tests will skip"; fi; }
 
-## make demo: generate the demo sources and materialize every asset through Dagster.
+## make demo: generate the demo sources, materialize every asset through Dagster, then score
+## the churn candidates against the simulator's truth (the oracle row of ml.model_runs).
 demo: $(STAMP)
 	$(BIN)/crm-warehouse simulate --if-missing
 	$(BIN)/crm-warehouse run
+	$(BIN)/crm-warehouse evaluate
 
-## make test: the whole test suite (real DuckDB, dbt, Dagster, GX, PostgreSQL, MariaDB).
-test: $(STAMP) chromium
+## make test: the linters, then the whole test suite (real DuckDB, dbt, Dagster, GX,
+## PostgreSQL, MariaDB). CI (.ci/run) runs exactly this.
+test: lint chromium
 	$(BIN)/python -m pytest
+
+## make test-fast: the inner loop, every test not marked slow (a few minutes).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not bench"
 
 ## make ui: the Dagster UI on the same Dagster home as `make demo`.
 ui: $(STAMP)
@@ -46,9 +53,16 @@ ui: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/crm-warehouse bench --customers $(SCALE)
 
+## make lint: ruff (Python), sqlfluff (dbt SQL), import-linter (allowed import directions),
+## dg check defs (the Dagster definitions load). The same hooks run in pre-commit.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/sqlfluff lint --processes 2 dbt_project
+	$(BIN)/lint-imports
+	$(BIN)/dg check defs
 
 clean:
-	rm -rf demo_sources .dagster_home warehouse/*.duckdb warehouse/*.duckdb.tmp warehouse/.publish_tmp warehouse/data_docs warehouse/parquet \
-	       warehouse/artifacts warehouse/report dbt_project/target dbt_project/logs
+	@# everything under data/ but the demo keys: a new pseudonym key would change every
+	@# pseudonymized id
+	@test ! -d data || find data -mindepth 1 -maxdepth 1 ! -name '*.key' -exec rm -rf {} +
+	rm -rf .dagster_home dbt_project/target dbt_project/logs

@@ -1,4 +1,4 @@
-"""Benchmark: BG/NBD fit with ml.bgnbd versus lifetimes 0.11.3 on the same synthetic customers.
+"""Benchmark: BG/NBD fit with ml.clv.bgnbd versus lifetimes 0.11.3 on the same synthetic customers.
 
     .venv/bin/python bench/clv_benchmark.py --customers 1000000
 
@@ -12,7 +12,7 @@ recency is rounded down to the day. Three fits on identical data and machine:
 
 Parameter agreement is reported as relative differences, and each parameter set is scored by
 the same log-likelihood so a difference can be told apart from a worse optimum. With
-``--summary-transactions N`` it also times ml.rfm_summary turning N random transactions
+``--summary-transactions N`` it also times ml.clv.rfm_summary turning N random transactions
 (made inside DuckDB) into the per-customer summary. Writes
 ``bench/results/clv-<customers>.json`` and prints a markdown table.
 """
@@ -32,9 +32,9 @@ import scipy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ml.bgnbd import BetaGeoParams, bgnbd_log_likelihood, fit_bgnbd  # noqa: E402
-from ml.clv_simulation import sample_bgnbd_customers  # noqa: E402
-from ml.rfm_summary import rfm_summary_relation  # noqa: E402
+from evaluation.clv_simulation import sample_bgnbd_customers  # noqa: E402
+from ml.clv.bgnbd import BetaGeoParams, bgnbd_log_likelihood, fit_bgnbd  # noqa: E402
+from ml.clv.rfm_summary import rfm_summary_relation  # noqa: E402
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 TRUTH = BetaGeoParams(r=0.243, alpha=4.414, a=0.793, b=2.426)

@@ -3,8 +3,8 @@
 GX's SQL datasource does not work on DuckDB here (GX issue 11579), so data reaches GX as
 pandas DataFrames read from DuckDB through Arrow: one pandas datasource, one dataframe asset
 per suite, one whole-dataframe batch definition. The project is a *file* context under
-``warehouse/artifacts/gx`` so validation results accumulate across runs and the Data Docs
-index lists every run; the Data Docs site itself is written to ``warehouse/data_docs``
+``data/artifacts/gx`` so validation results accumulate across runs and the Data Docs
+index lists every run; the Data Docs site itself is written to ``data/data_docs``
 (``Settings.data_docs_dir``), where stewards open ``index.html``.
 
 GX's page templates load Bootstrap, jQuery, Font Awesome and Vega from CDNs. This machine and

@@ -2,8 +2,15 @@
 
 Every command that builds something goes through Dagster on the project's Dagster home, so a
 run started here shows up in the UI (``make ui``) with its materializations and checks.
-Area commands (``simulate``, ``quality``, ``forget``, ``bench``) are thin wrappers over the
-plain-Python modules that own the logic, imported lazily so ``--help`` stays fast.
+Area commands (``quality``, ``forget``) are thin wrappers over the plain-Python modules that
+own the logic, imported lazily so ``--help`` stays fast.
+
+The tools on top of the product (the source simulator, the benchmark, the evaluation against
+the simulator's truth) add their commands as plugins: every entry point of the group
+``crm_warehouse.commands`` (pyproject.toml) is a ``click.Command``, imported only when it is
+listed (``--help``) or run, so this module imports none of them. A plugin that fails to import
+is left out with a warning naming it; the other commands work. Plugins read the resolved
+settings from ``ctx.obj`` (:func:`resolved_settings`), not from the product's modules.
 """
 
 from __future__ import annotations
@@ -14,31 +21,80 @@ import sys
 import threading
 import time
 import uuid
+from importlib.metadata import EntryPoint, entry_points
 
 import click
 
 from warehouse.config import REPO_ROOT, export_environment, settings
 
+PLUGIN_GROUP = "crm_warehouse.commands"
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+
+class PluginGroup(click.Group):
+    """The built-in commands, then one command per entry point of :data:`PLUGIN_GROUP`,
+    loaded on first use."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._plugins: dict[str, EntryPoint] | None = None
+        self._failed: set[str] = set()
+
+    def plugins(self) -> dict[str, EntryPoint]:
+        if self._plugins is None:
+            self._plugins = {ep.name: ep for ep in entry_points(group=PLUGIN_GROUP)}
+        return self._plugins
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.plugins()))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is not None or name in self._failed or name not in self.plugins():
+            return command
+        entry_point = self.plugins()[name]
+        try:
+            command = entry_point.load()
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{type(command).__name__} is not a click command")
+        except Exception as exc:  # a broken tool must not take the product's commands down
+            self._failed.add(name)
+            click.echo(f"crm-warehouse: plugin command {name!r} ({entry_point.value}) "
+                       f"not loaded: {type(exc).__name__}: {exc}", err=True)
+            return None
+        self.add_command(command, name)
+        return command
+
+
+def resolved_settings() -> dict:
+    """What the group hands every command in ``ctx.obj``: the resolved paths a plugin may
+    default to, as plain values, so a plugin needs nothing of the warehouse package."""
+    s = settings()
+    return {"sources_dir": s.sources_dir, "warehouse_path": s.warehouse_path,
+            "truth_dir": s.truth_dir, "dagster_home": s.dagster_home}
+
+
+@click.group(cls=PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """CRM Warehouse: one trusted picture of every customer."""
+    ctx.obj = resolved_settings()
 
 
-def _register_simulate() -> None:
-    try:
-        from simulator.cli import simulate_command as simulate
-    except ImportError:  # the simulator area is optional for a user pointing at real sources
-        return
-    main.add_command(simulate, "simulate")
+def _export_settings():
+    """Export the resolved settings into this process's environment, and return them.
 
-
-_register_simulate()
+    The one place the product changes ``os.environ``, on purpose: the processes the CLI starts
+    read the settings from their environment, not from Python: dbt (``profiles.yml`` reads
+    ``CRMW_WAREHOUSE_PATH`` and ``CRMW_DUCKDB_MEMORY_LIMIT``, the pseudonymization key),
+    ``dagster dev`` and its code server, the Dagster instance (``DAGSTER_HOME``)."""
+    return export_environment()
 
 
 def _prepare_instance():
-    """Export the settings and make sure the Dagster home (with its dagster.yaml) exists."""
-    s = export_environment()
+    """Export the settings (:func:`_export_settings`) and make sure the Dagster home (with its
+    dagster.yaml) exists; ``DAGSTER_HOME`` names it for this process's Dagster instance and
+    for ``dagster dev``."""
+    s = _export_settings()
     from orchestration.instance import ensure_dagster_home
 
     home = ensure_dagster_home(s.dagster_home)
@@ -142,7 +198,7 @@ def ui(port: int, host: str) -> None:
 @main.command()
 def quality() -> None:
     """Print the latest data-quality results per table and where the Data Docs are."""
-    s = export_environment()
+    s = _export_settings()
     from expectations.report import latest_results_text
 
     click.echo(latest_results_text(s.warehouse_path))
@@ -152,7 +208,7 @@ def quality() -> None:
 @click.option("--customer", required=True, help="customer_key or e-mail of the person")
 def forget(customer: str) -> None:
     """Erase a person from every warehouse file (right to erasure), audited without PII."""
-    export_environment()
+    _export_settings()
     from warehouse.pii.erasure import forget as erase
     from warehouse.report_builder.build import build_report
 
@@ -160,44 +216,6 @@ def forget(customer: str) -> None:
     click.echo(result.summary())
     if not result.clean:
         sys.exit(1)
-
-
-@main.command()
-@click.option("--customers", type=click.IntRange(min=1), default=10000, show_default=True,
-              help="scale: simulated customers (sources generated once under bench/work/)")
-@click.option("--history-days", type=click.IntRange(min=1), default=None,
-              help="simulated history (default: the simulator's 730 days)")
-@click.option("--seed", type=int, default=42, show_default=True)
-@click.option("--work-dir", type=click.Path(file_okay=False), default=None,
-              help="default bench/work/<customers>")
-@click.option("--results-dir", type=click.Path(file_okay=False), default=None,
-              help="default bench/results")
-@click.option("--resume", is_flag=True,
-              help="reuse the stage figures and warehouse of an earlier run at this scale")
-@click.option("--incremental-on-staged", is_flag=True,
-              help="run the incremental day on the staged warehouse instead of a second "
-                   "full build first (for the largest scales)")
-@click.option("--from-stage", default=None,
-              help="continue a stopped staged run from this stage, on the warehouse it left")
-def bench(customers, history_days, seed, work_dir, results_dir, resume,
-          incremental_on_staged, from_stage) -> None:
-    """Time every pipeline stage, the whole pipeline and one incremental day at a scale."""
-    from pathlib import Path
-
-    from warehouse.bench.runner import BenchError, run_benchmark
-
-    try:
-        _, path = run_benchmark(customers, history_days=history_days, seed=seed,
-                                work_dir=Path(work_dir) if work_dir else None,
-                                results_dir=Path(results_dir) if results_dir else None,
-                                echo=click.echo, resume=resume,
-                                incremental_on_staged=incremental_on_staged,
-                                from_stage=from_stage)
-    except BenchError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo("")
-    click.echo(path.with_suffix(".md").read_text())
-    click.echo(f"results: {path} and {path.with_suffix('.md')}")
 
 
 @main.command()

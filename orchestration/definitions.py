@@ -1,4 +1,10 @@
-"""The Dagster code location: loads one module per area and nothing else."""
+"""The Dagster code location: loads one module per area and nothing else.
+
+``[tool.dagster]`` and ``[tool.dg]`` in pyproject.toml name this module (``defs``), so
+``dagster dev``, ``dagster definitions validate`` and ``dg check defs`` load it without
+arguments; ``dg check defs`` (run by ``make test``) fails when any definition does not load or
+resolve: an asset, check, job, schedule, sensor or a resource key an asset needs.
+"""
 
 import dagster as dg
 

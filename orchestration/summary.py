@@ -5,16 +5,15 @@ from __future__ import annotations
 from warehouse.config import Settings
 
 SCHEMA_ORDER = ("raw_erp", "raw_ecommerce", "raw_service", "staging", "intermediate",
-                "snapshots", "marts", "ml", "quality")
+                "snapshots", "marts", "ml", "outreach", "quality")
 
 
 def table_row_counts(warehouse_path) -> list[tuple[str, str, int]]:
     """(schema, relation, rows) for every table and view of the layers users care about
     (the ``stg_*`` models are views over their ``base_*`` tables)."""
-    from warehouse.connection import connect
+    from orchestration.defs.resources import WarehouseResource
 
-    con = connect(warehouse_path, read_only=True)
-    try:
+    with WarehouseResource(database=str(warehouse_path)).get_connection(read_only=True) as con:
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "
             "where table_type in ('BASE TABLE', 'VIEW') order by table_schema, table_name"
@@ -25,9 +24,7 @@ def table_row_counts(warehouse_path) -> list[tuple[str, str, int]]:
                 continue
             n = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
             counts.append((schema, table, n))
-        return sorted(counts, key=lambda r: (SCHEMA_ORDER.index(r[0]), r[1]))
-    finally:
-        con.close()
+    return sorted(counts, key=lambda r: (SCHEMA_ORDER.index(r[0]), r[1]))
 
 
 def summary_text(s: Settings, *, run_id: str, success: bool, seconds: float) -> str:

@@ -83,17 +83,10 @@ class BehaviourParams:
     move_rate_per_year: float = 0.06  # persons who change address
 
 
-def default_sources_dir() -> Path:
-    from warehouse.config import settings
-
-    return settings().sources_dir
-
-
-def default_timezone() -> str:
-    from warehouse.config import settings
-
-    return settings().source_timezone
-
+#: Time zone of the naive ERP and service-desk timestamps when the caller names none. The
+#: warehouse's ``CRMW_SOURCE_TIMEZONE`` has the same default; the ``simulate`` command passes
+#: the configured zone through its CLI context, so the simulator reads no environment itself.
+DEFAULT_TIMEZONE = "America/New_York"
 
 # Persons simulated together. A fixed constant (never derived from the machine), so the same
 # seed gives the same bytes everywhere; it bounds memory (one chunk's rows are held at a time).
@@ -117,11 +110,13 @@ class SimConfig:
     customers: int = 3000
     seed: int = 42
     locale: str = "en_US"
-    out_dir: Path = field(default_factory=default_sources_dir)
+    # Required, and keyword-only: the simulator knows no warehouse settings, so the caller
+    # (the ``simulate`` command, a test) always says where the sources go.
+    out_dir: Path = field(kw_only=True)
     erp_url: str | None = None  # None: SQLite file <out>/erp/erp.sqlite
     start_date: date = date(2024, 11, 1)
     history_days: int = 730
-    timezone: str = field(default_factory=default_timezone)
+    timezone: str = DEFAULT_TIMEZONE
     defects: DefectRates = field(default_factory=DefectRates)
     behaviour: BehaviourParams = field(default_factory=BehaviourParams)
     verbose: bool = True

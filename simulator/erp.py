@@ -20,7 +20,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 
-from warehouse.source_contract import SourceTable, tables_of
+from contracts.sources import SourceTable, tables_of
 
 _SQLITE_TS = SQLITE_DATETIME(
     storage_format="%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d",

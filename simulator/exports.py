@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from warehouse.source_contract import source_table
+from contracts.sources import source_table
 
 SYSTEM_DIRS = {"ecommerce": "ecommerce", "service_desk": "service_desk"}
 EXTENSIONS = {"ecommerce": "jsonl.gz", "service_desk": "csv"}

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from contracts.sources import source_table, tables_of
 from simulator import config as sim_config
 from simulator import erp, exports
 from simulator.catalog import build_products, build_stores
@@ -33,7 +34,6 @@ from simulator.population import arrival_days, new_persons
 from simulator.timeline import to_timestamp
 from simulator.truth import TruthWriter, person_records_frame, persons_frame
 from simulator.window import Window
-from warehouse.source_contract import source_table, tables_of
 
 TRUTH = "_truth"
 STATE = "_truth/state"

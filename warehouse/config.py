@@ -1,9 +1,13 @@
 """One source of configuration: environment variables with the ``CRMW_`` prefix.
 
 Every path has a working default for the demo, derived from the repository root, so nothing
-depends on the current working directory. Dagster resources, dbt's ``profiles.yml`` and the
-CLI all read the warehouse path from here (dbt through ``CRMW_WAREHOUSE_PATH``, which
-:func:`export_environment` sets), so the three can never disagree.
+depends on the current working directory. Every default data file lives under the git-ignored
+``data/`` folder (:data:`DATA_DIR`), never inside a Python package: the build warehouse and,
+beside it, the files derived from its folder (``marts.duckdb``, ``parquet/``, ``pii.duckdb``,
+the demo keys, ``artifacts/``, ``data_docs/``, ``report/``), and the demo sources.
+Dagster resources, dbt's ``profiles.yml`` and the CLI all read the warehouse path from here
+(dbt through ``CRMW_WAREHOUSE_PATH``, which :func:`export_environment` sets), so the three
+can never disagree.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-WAREHOUSE_DIR = REPO_ROOT / "warehouse"
+#: Generated data (git-ignored): the default home of the warehouse files and the demo sources.
+DATA_DIR = REPO_ROOT / "data"
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 
@@ -85,9 +90,9 @@ def duckdb_memory_limit() -> str:
 
 def settings() -> Settings:
     """Read the ``CRMW_*`` environment now (tests change it between calls)."""
-    sources = _path("CRMW_SOURCES_DIR", REPO_ROOT / "demo_sources")
+    sources = _path("CRMW_SOURCES_DIR", DATA_DIR / "demo_sources")
     return Settings(
-        warehouse_path=_path("CRMW_WAREHOUSE_PATH", WAREHOUSE_DIR / "warehouse.duckdb"),
+        warehouse_path=_path("CRMW_WAREHOUSE_PATH", DATA_DIR / "warehouse.duckdb"),
         sources_dir=sources,
         erp_url=os.environ.get("CRMW_ERP_URL") or f"sqlite:///{sources / 'erp' / 'erp.sqlite'}",
         ecommerce_dir=_path("CRMW_ECOMMERCE_DIR", sources / "ecommerce"),

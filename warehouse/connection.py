@@ -6,7 +6,7 @@ DuckDB allows one writing process per database file. Writers open the build data
 DuckDB cannot download extensions here, so the extension binaries come from the pinned PyPI
 wheels ``duckdb-extension-*`` (signed official binaries, verified by DuckDB on load). sqlite and
 postgres only load under their canonical names from an extension directory, so
-:func:`extension_directory` copies them into one under ``warehouse/artifacts`` once.
+:func:`extension_directory` copies them into one under ``data/artifacts`` once.
 """
 
 from __future__ import annotations

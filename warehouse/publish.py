@@ -2,11 +2,11 @@
 
 Why a copy: DuckDB allows one writing process per file, and a BI tool holding the build
 database open would block the pipeline (or see it half-built). So after a build whose blocking
-checks passed, every table and view of ``marts``, ``ml`` and ``quality`` is copied into a *new*
-file that is then renamed over ``marts.duckdb`` (``os.replace`` is atomic on POSIX). A reader
-that opened the old file keeps reading the old inode until it reconnects; a new reader sees
-the new version; nobody ever sees half of one. The Parquet copy is written into a new version
-directory and the ``current`` symlink is swapped atomically the same way.
+checks passed, every table and view of ``marts``, ``ml``, ``outreach`` and ``quality`` is
+copied into a *new* file that is then renamed over ``marts.duckdb`` (``os.replace`` is atomic
+on POSIX). A reader that opened the old file keeps reading the old inode until it reconnects;
+a new reader sees the new version; nobody ever sees half of one. The Parquet copy is written
+into a new version directory and the ``current`` symlink is swapped atomically the same way.
 
 Anything going wrong (a missing build, a copy error, the PII guard below) removes the half-built
 files and leaves the last good publication untouched.
@@ -30,10 +30,12 @@ from pathlib import Path
 
 import duckdb
 
+from contracts.ml_outputs import ML_SCHEMA
+from contracts.outreach import OUTREACH_SCHEMA
 from warehouse.config import settings
 from warehouse.connection import scratch
 
-BI_SCHEMAS = ("marts", "ml", "quality")
+BI_SCHEMAS = ("marts", ML_SCHEMA, OUTREACH_SCHEMA, "quality")
 MANIFEST_SCHEMA = "publication"  # publication.manifest: one row per published table
 PARQUET_CURRENT = "current"  # symlink inside the Parquet root -> versions/<version>
 # An e-mail whose local part is not masked (a masked one is "j***@example.com").
@@ -46,8 +48,8 @@ class PublishRefused(RuntimeError):
 
 @dataclass(frozen=True)
 class PublicationPaths:
-    database: Path  # warehouse/marts.duckdb
-    parquet_root: Path  # warehouse/parquet (current -> versions/<version>/<schema>/<table>.parquet)
+    database: Path  # data/marts.duckdb
+    parquet_root: Path  # data/parquet (current -> versions/<version>/<schema>/<table>.parquet)
 
     @property
     def parquet_current(self) -> Path:

@@ -4,8 +4,8 @@
     (what MetricFlow queries). This macro writes no formula of its own: at run time it reads
     the parsed semantic models and metrics from dbt's graph and turns each metric that the
     calling model documents as a column into SQL at the requested grain, so a change to a
-    metric changes the marts on the next build. warehouse/metrics.py compiles the same YAML
-    for Python and tests; tests/dbt/test_kpi_definitions.py checks all three agree.
+    metric changes the marts on the next build. evaluation/kpi_reference.py compiles the same
+    YAML for Python and tests; tests/dbt/test_kpi_definitions.py checks all three agree.
 
     Semantics (as MetricFlow): a simple metric aggregates its measure over the rows whose
     agg_time_dimension falls in the period; a measure with a non_additive_dimension (window

@@ -4,18 +4,54 @@ DuckDB allows a single writing process per file. Every asset that writes the bui
 declares ``pool=WAREHOUSE_WRITER_POOL``; the Dagster instance (``dagster.yaml`` written by
 the CLI) limits that pool to one slot, and the jobs run in process, so two steps never hold
 the file at once, whether started from the CLI, the UI, a schedule or a sensor.
+
+Every asset reaches the warehouse through :class:`WarehouseResource` (resource key
+``warehouse``), which opens connections with :func:`warehouse.connection.connect`: the same
+memory cap, offline extensions and spill directory as every other writer.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import dagster as dg
-from dagster_duckdb import DuckDBResource
+import duckdb
 
 from warehouse.config import settings
+from warehouse.connection import connect
 
 WAREHOUSE_WRITER_POOL = "duckdb_warehouse"
 
 
-def warehouse_resource() -> DuckDBResource:
-    return DuckDBResource(database=str(settings().warehouse_path))
+class WarehouseResource(dg.ConfigurableResource):
+    """The build warehouse (``CRMW_WAREHOUSE_PATH``)."""
+
+    database: str
+
+    @property
+    def path(self) -> Path:
+        """The database file, for the runtime functions that open it themselves (extraction,
+        publication, the PII vault) with the connection settings they need."""
+        return Path(self.database)
+
+    @contextmanager
+    def get_connection(self, *, read_only: bool = False,
+                       extensions: tuple[str, ...] = ()) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = connect(self.database, read_only=read_only, extensions=extensions)
+        try:
+            yield con
+        finally:
+            con.close()
 
 
-defs = dg.Definitions(resources={"duckdb": warehouse_resource()})
+def warehouse_resource() -> WarehouseResource:
+    """The resource for the warehouse the settings name now (``CRMW_WAREHOUSE_PATH``)."""
+    return WarehouseResource(database=str(settings().warehouse_path))
+
+
+#: The instance in the code location. An area whose Definitions must resolve on their own (the
+#: dbt area, in its tests) lists this same object: ``Definitions.merge`` accepts a key twice
+#: only for the same object.
+WAREHOUSE = warehouse_resource()
+
+defs = dg.Definitions(resources={"warehouse": WAREHOUSE})

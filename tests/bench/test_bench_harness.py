@@ -14,8 +14,8 @@ import json
 
 import pytest
 
-from warehouse.bench.runner import run_benchmark
-from warehouse.bench.stage import STAGE_ORDER
+from bench.runner import run_benchmark
+from bench.stage import STAGE_ORDER
 
 
 @pytest.mark.slow

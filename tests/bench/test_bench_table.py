@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
-from warehouse.bench.runner import (
+from bench.runner import (
     _earlier_result,
     bench_command,
     markdown_table,
     staged_total_seconds,
 )
-from warehouse.bench.stage import STAGE_ORDER
+from bench.stage import STAGE_ORDER
 
 
 def _result(incremental_base: str) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import textwrap
 
-from warehouse.bench.proctree import measure
+from bench.proctree import measure
 
 # The child stays small and starts a grandchild that holds ~300 MB for a second.
 GRANDCHILD = "import time; block = bytearray(300 * 2**20); block[::4096] = b'x' * len(block[::4096]); time.sleep(1.5)"  # noqa: E501

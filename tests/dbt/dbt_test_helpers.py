@@ -71,10 +71,10 @@ def run_dbt(args: list[str], warehouse_path: Path, target_path: Path,
 
 def simulate_and_extract(sources_dir: Path, warehouse_path: Path, monkeypatch) -> None:
     """Simulated sources (default defect rates) loaded into raw_* by the extractors."""
+    from contracts.sources import SOURCE_TABLES
     from simulator.config import SimConfig
     from simulator.world import simulate
     from warehouse.extract import extract
-    from warehouse.source_contract import SOURCE_TABLES
 
     monkeypatch.setenv("CRMW_SOURCES_DIR", str(sources_dir))
     monkeypatch.setenv("CRMW_WAREHOUSE_PATH", str(warehouse_path))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dbt_test_helpers import run_dbt
 
-from warehouse.source_contract import SOURCE_TABLES
+from contracts.sources import SOURCE_TABLES
 
 
 def test_dbt_build_ran_models_tests_and_unit_tests(built_warehouse):

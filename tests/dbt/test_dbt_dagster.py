@@ -34,6 +34,23 @@ def test_models_are_assets_keyed_by_schema_and_grouped_by_folder():
     assert dg.AssetKey(["raw_ecommerce", "events"]) in events.parent_keys
 
 
+def test_each_dbt_step_builds_its_own_part_of_the_project():
+    """One @dbt_assets definition per step of a run, named for what it builds; every dbt
+    node is in exactly one of them."""
+    from orchestration.defs import dbt
+
+    steps = {a.op.name: {k.to_user_string() for k in a.keys} for a in dbt.defs.assets}
+    assert set(steps) == {"dbt_seeds", "dbt_staging_and_marts", "dbt_incremental_facts",
+                          "dbt_marts_after_ml"}
+    assert steps["dbt_seeds"] == {"staging/fx_rates", "staging/rfm_segments"}
+    assert steps["dbt_incremental_facts"] == {"marts/fct_events", "marts/fct_order_lines"}
+    assert "marts/customer_360" in steps["dbt_marts_after_ml"]
+    assert "marts/dim_customer" in steps["dbt_staging_and_marts"]
+    every = [key for keys in steps.values() for key in keys]
+    assert len(every) == len(set(every)) == len(_graph().get_all_asset_keys()
+                                                - _graph().external_asset_keys)
+
+
 def test_dbt_tests_are_asset_checks():
     checks = {(c.asset_key.to_user_string(), c.name) for c in _graph().asset_check_keys}
     assert any(a == "staging/stg_erp__members" and "reconciles_with_raw" in n for a, n in checks)
@@ -63,7 +80,7 @@ def test_manifest_is_rebuilt_when_missing(tmp_path, monkeypatch):
 def test_materialize_dbt_assets_on_a_temporary_warehouse(built_warehouse, tmp_path,
                                                          monkeypatch):
     from orchestration.defs import dbt
-    from orchestration.defs.dbt.assets import dbt_incremental_facts, dbt_warehouse
+    from orchestration.defs.resources import warehouse_resource
 
     copy = built_warehouse.copy_to(tmp_path / "wh")
     monkeypatch.setenv("CRMW_WAREHOUSE_PATH", str(copy))
@@ -72,9 +89,9 @@ def test_materialize_dbt_assets_on_a_temporary_warehouse(built_warehouse, tmp_pa
                  ("base_erp__stores", "stg_erp__stores", "stg_erp__stores_rejected")]
     selection.append(dg.AssetKey(["marts", "fct_events"]))
     result = dg.materialize(
-        [dbt_warehouse, dbt_incremental_facts],
+        dbt.defs.assets,
         selection=selection,
-        resources=dbt.defs.resources,
+        resources={**dbt.defs.resources, "warehouse": warehouse_resource()},
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from warehouse.identity.evaluation import pairwise_score
+from evaluation.identity import pairwise_score
 
 MIN_PRECISION = 0.99
 MIN_RECALL = 0.97

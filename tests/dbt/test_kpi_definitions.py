@@ -1,7 +1,7 @@
 """One definition per KPI: every KPI of the issue is exactly one metric of the dbt semantic
 layer, with a description; kpi_daily and kpi_monthly are compiled from that definition by the
 kpis macro (changing a metric in the YAML changes the marts, with no SQL edited) and hold the
-values it gives (recomputed from the YAML by warehouse.metrics, and by MetricFlow when
+values it gives (recomputed from the YAML by evaluation.kpi_reference, and by MetricFlow when
 dbt-metricflow is installed); the marts' column descriptions are the metrics' descriptions
 word for word."""
 
@@ -19,8 +19,8 @@ import pytest
 import yaml
 from dbt_test_helpers import dbt_env
 
+from evaluation.kpi_reference import SEMANTIC_LAYER_FILE, load_semantic_layer
 from warehouse.config import DBT_PROJECT_DIR
-from warehouse.metrics import SEMANTIC_LAYER_FILE, load_semantic_layer
 
 # The KPIs named in the issue -> the metric(s) that define them.
 ISSUE_KPIS = {
@@ -221,7 +221,7 @@ def test_metricflow_query_equals_kpi_monthly(built_warehouse, tmp_path):
 
 
 def test_unknown_metric_or_grain_is_a_clear_error(capsys):
-    from warehouse.metrics import MetricDefinitionError, main
+    from evaluation.kpi_reference import MetricDefinitionError, main
 
     layer = load_semantic_layer()
     with pytest.raises(MetricDefinitionError, match="no metric named 'profit'"):

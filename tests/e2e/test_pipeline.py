@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from warehouse.source_contract import SOURCE_TABLES
+from contracts.sources import SOURCE_TABLES
 
 pytestmark = pytest.mark.slow
 
@@ -112,7 +112,8 @@ def test_run_prints_a_summary_and_builds_every_layer(world):
     assert f"Warehouse (build database): {world['warehouse']}" in out
     assert "make ui" in out
     # progress: one line per finished step, up to the last one (read after the run ends)
-    for step in ("raw_erp__members", "dbt_warehouse", "ml__churn_scores", "publish__html_report"):
+    for step in ("raw_erp__members", "dbt_staging_and_marts", "ml__churn_scores",
+                 "publish__html_report"):
         assert f"] ok   {step}\n" in out, f"no progress line for step {step}"
     con = duckdb.connect(str(world["warehouse"]), read_only=True)
     try:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from contracts.sources import tables_of
 from ingest import ingest_sources as src
-from warehouse.source_contract import tables_of
 
 PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 MY_ADMIN = "mysql+pymysql://root:@127.0.0.1:3306/"

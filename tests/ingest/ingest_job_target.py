@@ -13,7 +13,7 @@ from orchestration.defs.resources import warehouse_resource
 def extract_all_multiprocess() -> dg.JobDefinition:
     defs = dg.Definitions(
         assets=ingest_assets,
-        resources={"duckdb": warehouse_resource()},
+        resources={"warehouse": warehouse_resource()},
         jobs=[dg.define_asset_job("extract_all_multiprocess",
                                   selection=dg.AssetSelection.groups("ingest"),
                                   executor_def=dg.multiprocess_executor)],

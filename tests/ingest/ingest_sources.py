@@ -1,4 +1,4 @@
-"""Tiny source systems in the shape of warehouse/source_contract.py, written by the tests.
+"""Tiny source systems in the shape of contracts/sources.py, written by the tests.
 
 Values are generated from each column's contract type, so a contract change is picked up
 without editing the tests. ERP rows carry a chosen ``updated_at``; export records are dicts of
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import duckdb
 
+from contracts.sources import SourceTable, tables_of
 from warehouse.config import settings
-from warehouse.source_contract import SourceTable, tables_of
 
 BASE_TS = dt.datetime(2024, 3, 1, 9, 30, 0)
 

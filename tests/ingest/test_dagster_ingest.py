@@ -9,13 +9,13 @@ import dagster as dg
 import duckdb
 import pytest
 import yaml
-from dagster_duckdb import DuckDBResource
 
+from contracts.sources import SOURCE_TABLES, source_table
 from ingest import ingest_sources as src
 from ingest.erp_backends import fill, make_backend
 from orchestration.defs.ingest import ingest_assets
+from orchestration.defs.resources import WarehouseResource
 from orchestration.instance import ensure_dagster_home
-from warehouse.source_contract import SOURCE_TABLES, source_table
 
 REPO = Path(__file__).resolve().parents[2]
 DAY = dt.date(2024, 3, 1)
@@ -60,7 +60,7 @@ def test_materialize_all_records_metadata_and_quarantine_check(env, tmp_path):
     src.write_jsonl(src.export_path(env.ecommerce_dir, events, DAY, suffix="late"),
                     src.export_records(events, 2, DAY, start=100),
                     extra_lines={2: "{not json"})
-    resources = {"duckdb": DuckDBResource(database=str(env.warehouse_path))}
+    resources = {"warehouse": WarehouseResource(database=str(env.warehouse_path))}
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize(ingest_assets, resources=resources, instance=instance)
         assert result.success
@@ -95,8 +95,9 @@ def test_missing_required_column_fails_the_asset_naming_file_and_column(env):
                for r in src.export_records(contacts, 2, DAY)]
     src.write_csv(src.export_path(env.service_desk_dir, contacts, DAY), records)
     asset = next(a for a in ingest_assets if a.key == dg.AssetKey(["raw_service", "contacts"]))
-    result = dg.materialize([asset], raise_on_error=False,
-                            resources={"duckdb": DuckDBResource(database=str(env.warehouse_path))})
+    result = dg.materialize(
+        [asset], raise_on_error=False,
+        resources={"warehouse": WarehouseResource(database=str(env.warehouse_path))})
     assert not result.success
     error = result.get_step_failure_events()[0].step_failure_data.error
     message = (error.cause or error).message

@@ -6,11 +6,11 @@ import datetime as dt
 
 import pytest
 
+from contracts.sources import source_table, tables_of
 from ingest import ingest_sources as src
 from ingest.erp_backends import fill, make_backend
 from ingest.ingest_sources import query
 from warehouse.extract import MissingColumnError, extract
-from warehouse.source_contract import source_table, tables_of
 
 BACKENDS = [
     "sqlite",

@@ -13,11 +13,11 @@ import json
 
 import pytest
 
+from contracts.sources import source_table
 from ingest import ingest_sources as src
 from ingest.ingest_sources import query
 from warehouse.extract import MissingColumnError, UnreadableFileError, extract
 from warehouse.extract.files import CHUNK_MB_ENV, chunk_limit_bytes, chunked, discover
-from warehouse.source_contract import source_table
 
 DAYS = [dt.date(2024, 3, d) for d in range(1, 6)]
 

@@ -9,10 +9,10 @@ import shutil
 
 import pytest
 
+from contracts.sources import source_table
 from ingest import ingest_sources as src
 from ingest.ingest_sources import query
 from warehouse.extract import MissingColumnError, UnreadableFileError, extract
-from warehouse.source_contract import source_table
 
 DAY1, DAY2 = dt.date(2024, 3, 1), dt.date(2024, 3, 2)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import duckdb
 import pytest
 
+from contracts.sources import SOURCE_TABLES
 from warehouse.extract import extract
-from warehouse.source_contract import SOURCE_TABLES
 
 simulator_world = pytest.importorskip("simulator.world", reason="simulator not available")
 simulator_config = pytest.importorskip("simulator.config", reason="simulator not available")

@@ -12,11 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from contracts.sources import SOURCE_TABLES
 from simulator.config import SimConfig
 from simulator.world import simulate
 from warehouse.config import DBT_PROJECT_DIR
 from warehouse.extract.run import extract
-from warehouse.source_contract import SOURCE_TABLES
 
 
 def build_demo_warehouse(root: Path) -> tuple[Path, Path]:

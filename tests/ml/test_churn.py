@@ -1,24 +1,22 @@
-"""Churn: candidates side by side, champion vs baseline, oracle as ceiling, outputs."""
+"""Churn: candidates side by side, champion vs baseline, outputs. (The oracle, the ceiling
+next to them, is evaluation: tests/evaluation/test_churn_oracle.py.)"""
 
 from __future__ import annotations
-
-import datetime as dt
-import math
 
 import duckdb
 import pytest
 
-from ml import churn
-from ml.churn_metrics import churn_metrics, top_decile_lift
-from ml.oracle import oracle_probabilities
+from ml.churn import training as churn
+from ml.churn.metrics import churn_metrics, top_decile_lift
+from ml.shared.settings import MlSettings
 
 
 @pytest.fixture(scope="module")
 def churn_run(synthetic_warehouse, tmp_path_factory):
-    db, truth = synthetic_warehouse
+    db, _ = synthetic_warehouse
     con = duckdb.connect(str(db), read_only=True)
     try:
-        result = churn.train_and_score(con, truth_dir=truth, run_id="test-churn",
+        result = churn.train_and_score(con, settings=MlSettings(), run_id="test-churn",
                                        artifacts_root=tmp_path_factory.mktemp("artifacts"))
     finally:
         con.close()
@@ -27,19 +25,15 @@ def churn_run(synthetic_warehouse, tmp_path_factory):
     return result
 
 
-def test_every_candidate_is_compared_and_the_oracle_is_the_ceiling(churn_run):
+def test_every_candidate_is_compared_and_selection_never_sees_the_truth(churn_run):
     table = churn_run.comparison.set_index("candidate")
     assert set(table.index) == {"recency_only", "bgnbd", "logistic_regression",
-                                "gradient_boosting", "oracle"}
-    assert table.loc["oracle", "role"] == "ceiling"
-    best = table.drop(index="oracle")
-    for metric in ("roc_auc", "pr_auc"):
-        assert table.loc["oracle", metric] > best[metric].max(), metric
-    assert table.loc["oracle", "brier_score"] < best["brier_score"].min()
+                                "gradient_boosting"}
+    assert "ceiling" not in set(table.role)
 
 
 def test_champion_is_best_pr_auc_and_beats_recency_only(churn_run):
-    table = churn_run.comparison.set_index("candidate").drop(index="oracle")
+    table = churn_run.comparison.set_index("candidate")
     assert churn_run.champion == table.pr_auc.idxmax()
     assert table.loc[churn_run.champion, "role"] == "champion"
     assert churn_run.challenger == table.pr_auc.drop(index=churn_run.champion).idxmax()
@@ -93,38 +87,13 @@ def test_metrics_on_known_values():
         churn_metrics([1, 1], [0.5, 0.5])
 
 
-def test_oracle_uses_true_alive_state_and_rate(tmp_path):
-    truth = tmp_path / "_truth"
-    truth.mkdir()
-    (truth / "persons.csv").write_text(
-        "person_id,purchase_rate_per_day,dropout_probability,dropout_date\n"
-        "P1,0.02,0.1,2025-01-15\nP2,0.01,0.1,\nP3,0.05,0.1,2025-09-01\n")
-    (truth / "person_records.csv").write_text(
-        "source_system,source_table,source_id,person_id\n"
-        "erp,members,1,P1\necommerce,customers,C1,P2\nerp,members,2,P2\nerp,members,3,P3\n")
-    con = duckdb.connect()
-    con.execute("create schema intermediate")
-    con.execute("""create table intermediate.int_customer_identity_map as select * from (values
-        ('erp', 'members', '1', 'a'), ('ecommerce', 'customers', 'C1', 'b'),
-        ('erp', 'members', '2', 'b'), ('erp', 'members', '3', 'c'))
-        t(source_system, source_table, source_id, customer_key)""")
-    import pandas as pd
-
-    p = oracle_probabilities(con, truth, dt.date(2025, 6, 1), 90,
-                             pd.Series(["a", "b", "c", "zz"]))
-    assert p["a"] == 1.0  # dropped out before the as-of date
-    assert p["b"] == pytest.approx(math.exp(-0.01 * 90))  # alive: Poisson silence
-    assert p["c"] == pytest.approx(math.exp(-0.05 * 90))  # drops out later: alive at as-of
-    assert math.isnan(p["zz"])
-
-
 def test_reasons_for_bgnbd_champion_when_typical_recency_exceeds_a_young_customers_age():
     """Regression (e2e run): occluding bg_recency with its median made recency > T for young
     customers, and BG/NBD refused the row, failing the whole churn asset."""
     import numpy as np
     import pandas as pd
 
-    from ml.churn_candidates import BgNbdChurn, reasons
+    from ml.churn.candidates import BgNbdChurn, reasons
 
     rng = np.random.default_rng(7)
     n = 600

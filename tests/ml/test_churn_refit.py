@@ -1,5 +1,5 @@
 """Churn refit policy: score every run, refit every CRMW_ML_REFIT_DAYS days of data, and refit
-at once when the latest champion cannot be reused (ml/churn_refit.py)."""
+at once when the latest champion cannot be reused (ml/churn/refit.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from ml import churn, churn_refit
-from ml.features import ChurnWindows
+from ml.churn import refit as churn_refit
+from ml.churn import training as churn
+from ml.shared.settings import ChurnWindows, MlSettings
 
 
 @pytest.fixture
@@ -20,16 +21,19 @@ def trained(synthetic_copy, tmp_path):
     db, truth = synthetic_copy
     con = duckdb.connect(str(db))
     artifacts = tmp_path / "artifacts"
-    first = churn_refit.score_churn(con, truth_dir=truth, artifacts_root=artifacts,
-                                    run_id="churn-first", every_days=7)
+    first = churn_refit.score_churn(con, artifacts_root=artifacts, run_id="churn-first",
+                                    settings=MlSettings(refit_days=7))
     churn.write_outputs(con, first)
     yield con, first, truth, artifacts
     con.close()
 
 
-def _again(con, truth, artifacts, run_id, **kwargs):
-    result = churn_refit.score_churn(con, truth_dir=truth, artifacts_root=artifacts,
-                                     run_id=run_id, **kwargs)
+def _again(con, truth, artifacts, run_id, *, every_days: int, scoring_as_of=None,
+           windows: ChurnWindows | None = None):
+    settings = MlSettings(as_of=scoring_as_of, refit_days=every_days,
+                          churn_windows=windows or ChurnWindows())
+    result = churn_refit.score_churn(con, artifacts_root=artifacts, run_id=run_id,
+                                     settings=settings)
     churn.write_outputs(con, result)
     return result
 
@@ -112,13 +116,3 @@ def test_refit_at_once_when_the_champion_cannot_be_reused(trained, change):
     assert again.refit.startswith("trained: ")
     assert expected in again.refit
     assert {r.role for r in again.runs} >= {"champion", "challenger", "baseline"}
-
-
-def test_refit_days_setting(monkeypatch):
-    monkeypatch.setenv("CRMW_ML_REFIT_DAYS", "3")
-    assert churn_refit.refit_days() == 3
-    monkeypatch.setenv("CRMW_ML_REFIT_DAYS", "-1")
-    with pytest.raises(ValueError, match="CRMW_ML_REFIT_DAYS"):
-        churn_refit.refit_days()
-    monkeypatch.delenv("CRMW_ML_REFIT_DAYS")
-    assert churn_refit.refit_days() == 7

@@ -8,8 +8,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from ml import clusters
-from ml.features import default_scoring_date
+from ml.segments import clusters
+from ml.shared.features import default_scoring_date
 
 
 def test_k_by_silhouette_rows_and_readable_labels(synthetic_copy, tmp_path):

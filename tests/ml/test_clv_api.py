@@ -13,11 +13,12 @@ import pyarrow as pa
 import pytest
 from scipy.optimize import approx_fprime
 
-from ml.bgnbd import _BgNbdObjective
-from ml.clv import (
+from evaluation.clv_simulation import sample_bgnbd_customers
+from ml.clv.bgnbd import _BgNbdObjective
+from ml.clv.gamma_gamma import _GammaGammaObjective
+from ml.clv.model import (
     DAYS_PER_MONTH,
     BetaGeoParams,
-    FitResult,
     GammaGammaParams,
     bgnbd_expected_purchases,
     bgnbd_probability_alive,
@@ -28,6 +29,7 @@ from ml.clv import (
     expected_lifetime_years,
     fit_bgnbd,
     fit_gamma_gamma,
+    fit_result_from_dict,
     gamma_gamma_expected_spend,
     rfm_summary,
     rfm_summary_relation,
@@ -35,8 +37,6 @@ from ml.clv import (
     simple_rule_clv,
     spend_fit_exclusions,
 )
-from ml.clv_simulation import sample_bgnbd_customers
-from ml.gamma_gamma import _GammaGammaObjective
 
 CDNOW_LIKE = BetaGeoParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
 SPEND = GammaGammaParams(p=6.25, q=3.74, v=15.44)
@@ -127,10 +127,10 @@ def test_params_and_fit_results_round_trip_through_json():
     fit = fit_bgnbd([0, 1, 2, 0, 5], [0, 3.0, 8.0, 0, 9.5], [10.0, 10.0, 12.0, 4.0, 10.0])
     stored = json.loads(json.dumps(fit.to_dict(), allow_nan=False))  # strict JSON
     assert BetaGeoParams.from_dict(stored["params"]) == fit.params
-    restored = FitResult.from_dict(stored)
+    restored = fit_result_from_dict(stored)
     assert restored.params == fit.params and restored.to_dict() == fit.to_dict()
     with pytest.raises(ValueError, match="unknown model"):
-        FitResult.from_dict({**stored, "model": "pareto_nbd"})
+        fit_result_from_dict({**stored, "model": "pareto_nbd"})
     assert stored["n"] == 5 and stored["model"] == "bgnbd"
     assert GammaGammaParams.from_dict(json.loads(json.dumps(SPEND.to_dict()))) == SPEND
     with pytest.raises(ValueError, match="missing field"):
@@ -282,7 +282,7 @@ def test_score_customers_table():
 
 
 def test_module_docstring_example_runs_on_a_warehouse_table(tmp_path):
-    """The example in ml/clv.py, run as written against a fct_orders-shaped DuckDB table."""
+    """The example in ml/clv/model.py, run as written against a fct_orders-shaped DuckDB table."""
     rng = np.random.default_rng(3)
     customers = np.repeat(np.arange(400), rng.poisson(3, size=400) + 1)
     first = rng.integers(0, 300, size=400)
@@ -335,7 +335,7 @@ def test_homogeneous_spend_fit_is_flagged():
 
 def test_quadrature_fallback_agrees_with_the_closed_form():
     """The last-resort integral over p equals the 2F1 closed form where both work."""
-    from ml.bgnbd import _expected_if_alive, _expected_if_alive_by_quadrature
+    from ml.clv.bgnbd import _expected_if_alive, _expected_if_alive_by_quadrature
 
     cases = [  # r, alpha, a, b, x, T, t
         (0.243, 4.414, 0.793, 2.426, 2, 38.86, 39.0),

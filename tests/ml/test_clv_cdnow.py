@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.clv import (
+from ml.clv.model import (
     BetaGeoParams,
     bgnbd_expected_purchases,
     bgnbd_log_likelihood,

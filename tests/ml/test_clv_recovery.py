@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ml.clv import (
+from evaluation.clv_simulation import sample_bgnbd_customers
+from ml.clv.model import (
     BetaGeoParams,
     GammaGammaParams,
     bgnbd_expected_purchases,
@@ -22,7 +23,6 @@ from ml.clv import (
     fit_gamma_gamma,
     gamma_gamma_expected_spend,
 )
-from ml.clv_simulation import sample_bgnbd_customers
 
 TRUTH_BG = BetaGeoParams(r=0.8, alpha=12.0, a=0.6, b=3.0)  # time unit: weeks
 TRUTH_GG = GammaGammaParams(p=6.0, q=4.0, v=15.0)

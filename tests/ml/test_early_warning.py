@@ -6,8 +6,8 @@ import datetime as dt
 
 import duckdb
 
-from ml import early_warning
-from ml.features import ChurnWindows
+from ml.churn import early_warning
+from ml.shared.settings import MlSettings
 
 AS_OF = dt.date(2025, 6, 1)
 
@@ -54,7 +54,7 @@ def _warehouse() -> duckdb.DuckDBPyConnection:
 
 def test_rules_fire_exactly_on_the_constructed_cases():
     con = _warehouse()
-    alerts = early_warning.build_alerts(con, as_of=AS_OF, windows=ChurnWindows())
+    alerts = early_warning.build_alerts(con, settings=MlSettings(as_of=AS_OF))
     fired = set(zip(alerts.customer_key, alerts.rule_id, strict=True))
     assert fired == {
         ("silent_complainer", "no_purchase_90d_with_unresolved_complaint"),
@@ -82,7 +82,7 @@ def test_alerts_pick_up_churn_scores_and_table_is_replaced():
                 "0.81 as churn_probability, 'high' as risk_band")
     for _ in range(2):
         rows = early_warning.write_alerts(
-            con, early_warning.build_alerts(con, as_of=AS_OF, windows=ChurnWindows()))
-    assert rows == 4 == con.execute("select count(*) from marts.churn_alerts").fetchone()[0]
-    assert con.execute("select churn_probability from marts.churn_alerts "
+            con, early_warning.build_alerts(con, settings=MlSettings(as_of=AS_OF)))
+    assert rows == 4 == con.execute("select count(*) from ml.churn_alerts").fetchone()[0]
+    assert con.execute("select churn_probability from ml.churn_alerts "
                        "where customer_key = 'dropping'").fetchone()[0] == 0.81

@@ -8,14 +8,14 @@ import duckdb
 import pandas as pd
 import pytest
 
-from ml.features import (
+from ml.shared.features import (
     FEATURE_COLUMNS,
-    ChurnWindows,
     build_features,
     check_inputs,
     churn_labels,
     rfm_inputs_sql,
 )
+from ml.shared.settings import ChurnWindows
 
 AS_OF = dt.date(2025, 6, 1)
 
@@ -134,11 +134,3 @@ def test_missing_mart_column_is_named():
     con.execute("drop table marts.fct_reviews")
     with pytest.raises(LookupError, match="marts.fct_reviews"):
         check_inputs(con)
-
-
-def test_window_settings_are_validated(monkeypatch):
-    monkeypatch.setenv("CRMW_ML_CHURN_HORIZON_DAYS", "sixty")
-    with pytest.raises(ValueError, match="CRMW_ML_CHURN_HORIZON_DAYS"):
-        ChurnWindows.from_env()
-    monkeypatch.setenv("CRMW_ML_CHURN_HORIZON_DAYS", "60")
-    assert ChurnWindows.from_env().horizon_days == 60

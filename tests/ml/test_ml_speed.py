@@ -11,10 +11,13 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_info
 
-from ml import churn, clusters
-from ml.churn_candidates import GradientBoostingChurn, reasons
-from ml.features import FEATURE_LABELS, ChurnWindows, default_scoring_date
-from ml.threads import THREADS_ENV, bounded_threads, ml_threads
+from ml.churn import training as churn
+from ml.churn.candidates import GradientBoostingChurn, reasons
+from ml.segments import clusters
+from ml.shared.features import FEATURE_LABELS, default_scoring_date
+from ml.shared.settings import ChurnWindows, MlSettings
+from ml.shared.threads import bounded_threads
+from orchestration.defs.ml.settings import THREADS_ENV, ml_settings_from_env
 
 
 def _brute_force_reasons(candidate, frame: pd.DataFrame, top: int = 3) -> list[list[str]]:
@@ -52,8 +55,8 @@ def test_reasons_equal_the_brute_force_occlusion(synthetic_warehouse, monkeypatc
     finally:
         con.close()
     sample = frame.iloc[:400]
-    monkeypatch.setattr("ml.churn_candidates.REASON_CHUNK_ROWS", 150)  # several chunks
-    with bounded_threads():
+    monkeypatch.setattr("ml.churn.candidates.REASON_CHUNK_ROWS", 150)  # several chunks
+    with bounded_threads(MlSettings().threads):
         model = GradientBoostingChurn(max_iter=30).fit(frame, frame.churned.to_numpy())
         fast, slow = reasons(model, sample), _brute_force_reasons(model, sample)
     # Many rows sit at the typical value of count features (0 tickets, 0 complaints): those
@@ -100,13 +103,13 @@ def test_training_rows_cap(monkeypatch):
 
 def test_ml_threads_setting(monkeypatch):
     monkeypatch.delenv(THREADS_ENV, raising=False)
-    assert ml_threads() == 1
+    assert ml_settings_from_env().threads == 1
     monkeypatch.setenv(THREADS_ENV, "2")
-    with bounded_threads() as n:
+    with bounded_threads(ml_settings_from_env().threads) as n:
         assert n == 2
         pools = [p for p in threadpool_info() if p["internal_api"] in ("openmp", "openblas")]
         assert pools and all(p["num_threads"] <= 2 for p in pools)
     for bad in ("0", "two"):
         monkeypatch.setenv(THREADS_ENV, bad)
         with pytest.raises(ValueError, match=THREADS_ENV):
-            ml_threads()
+            ml_settings_from_env()

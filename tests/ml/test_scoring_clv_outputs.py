@@ -8,8 +8,8 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 
-from ml import clv_scoring
-from ml.features import default_scoring_date
+from ml.clv import scoring as clv_scoring
+from ml.shared.features import default_scoring_date
 
 
 def test_clv_scores_for_every_purchasing_customer(synthetic_copy, tmp_path):

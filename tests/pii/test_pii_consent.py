@@ -13,7 +13,7 @@ from warehouse.pii.consent import build_contact_lists
 def con(synthetic_warehouse):
     con = duckdb.connect(str(synthetic_warehouse))
     # Alerts for every customer, so only consent and the cap decide who is contacted.
-    con.execute("""create table marts.churn_alerts as
+    con.execute("""create table ml.churn_alerts as
         select customer_key, 'R1' as rule_id, churn_probability from ml.churn_scores""")
     yield con
     con.close()
@@ -25,17 +25,17 @@ def test_opted_out_suppressed_never_contacted(con):
     assert opted_out  # the population has some
     result = build_contact_lists(con, list_date=dt.date(2026, 7, 1), cap=2)
     contacted = {r[0] for r in con.execute(
-        "select customer_key from marts.winback_contact_list").fetchall()}
+        "select customer_key from outreach.winback_contact_list").fetchall()}
     suppressed = dict(con.execute(
-        "select customer_key, reason from marts.contact_suppression_list").fetchall())
+        "select customer_key, reason from outreach.contact_suppression_list").fetchall())
     assert opted_out <= set(suppressed) and not (opted_out & contacted)
     assert {k for k, r in suppressed.items() if r == "opted_out"} == opted_out
     assert contacted == {p.customer_key for p in population} - opted_out
-    assert result.contacts == len(contacted) and result.source == "marts.churn_alerts"
+    assert result.contacts == len(contacted) and result.source == "ml.churn_alerts"
     # Suppressed, not deleted: they are still customers in the warehouse.
     assert con.execute("select count(*) from marts.dim_customer where not marketing_opt_in"
                        ).fetchone()[0] == len(opted_out)
-    masked = con.execute("select email_masked from marts.winback_contact_list").fetchall()
+    masked = con.execute("select email_masked from outreach.winback_contact_list").fetchall()
     assert all("***@" in m[0] for m in masked)
 
 
@@ -48,7 +48,7 @@ def test_frequency_cap_and_idempotent_reruns(con):
     third = build_contact_lists(con, list_date=day + dt.timedelta(days=14), cap=2)
     assert third.contacts == 0 and third.capped == first.contacts  # 2 in 30 days: capped
     per_customer = con.execute("select max(n) from (select customer_key, count(*) n from "
-                               "marts.contact_history where list_date > date '2026-07-15' - "
+                               "outreach.contact_history where list_date > date '2026-07-15' - "
                                "interval 30 day group by 1)").fetchone()[0]
     assert per_customer <= 2
     # Once the window has passed they may be contacted again.

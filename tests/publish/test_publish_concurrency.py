@@ -18,6 +18,7 @@ import duckdb
 import pytest
 
 from orchestration.defs.publish.assets import PUBLICATION_KEY, build_publish_asset
+from orchestration.defs.resources import warehouse_resource
 from warehouse.config import settings
 from warehouse.publish import publication_paths, read_manifest
 
@@ -62,6 +63,7 @@ def _assets():
 
 def _build(assets, instance, build_no: int, broken: bool = False):
     return dg.materialize([*assets, toy_orders_valid], instance=instance,
+                          resources={"warehouse": warehouse_resource()},
                           tags={"build_no": str(build_no), "break": "1" if broken else "0"},
                           raise_on_error=False)
 

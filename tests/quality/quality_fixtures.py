@@ -1,7 +1,7 @@
 """A small, clean raw layer in contract shape, written straight into a DuckDB file.
 
 Independent of the simulator and the extractors so the quality area can be tested alone:
-every table of ``warehouse.source_contract`` with VARCHAR columns as delivered and the five
+every table of ``contracts.sources`` with VARCHAR columns as delivered and the five
 lineage columns. Defects are injected by the tests with plain SQL updates.
 """
 
@@ -13,9 +13,9 @@ import random
 import duckdb
 import pyarrow as pa
 
+from contracts.sources import SOURCE_TABLES
 from expectations.results import write_suite_run
 from expectations.runner import validate_suite
-from warehouse.source_contract import SOURCE_TABLES
 
 BAD_EMAIL = "leaked.person@@not-an-email"  # grepped for in every generated quality artifact
 

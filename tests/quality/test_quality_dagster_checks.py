@@ -2,9 +2,9 @@
 
 import dagster as dg
 import duckdb
-from dagster_duckdb import DuckDBResource
 
 from orchestration.defs.quality.checks import build_suite_check
+from orchestration.defs.resources import WarehouseResource
 
 RAW = dg.AssetKey(["raw_erp", "members"])
 DOWNSTREAM = dg.AssetKey(["staging", "stg_erp__members"])
@@ -17,8 +17,8 @@ def _graph():
         return dg.MaterializeResult()
 
     @dg.asset(key=DOWNSTREAM, deps=[RAW], group_name="staging")
-    def stg_members(duckdb: DuckDBResource):
-        with duckdb.get_connection() as con:
+    def stg_members(warehouse: WarehouseResource):
+        with warehouse.get_connection() as con:
             con.execute("create schema if not exists staging")
             con.execute("create or replace table staging.stg_erp__members as "
                         "select * from raw_erp.members")
@@ -29,7 +29,7 @@ def _graph():
 def _run(path, suite):
     result = dg.materialize(
         [*_graph(), build_suite_check(suite)],
-        resources={"duckdb": DuckDBResource(database=str(path))},
+        resources={"warehouse": WarehouseResource(database=str(path))},
         raise_on_error=False,
     )
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}
@@ -85,7 +85,7 @@ def test_scorecard_and_rejected_rows_assets_materialize(warehouse, suites):
     _run(warehouse, suites["raw_erp.members"])  # some results to score
     result = dg.materialize(
         [build_rejected_rows_asset([]), scorecard],
-        resources={"duckdb": DuckDBResource(database=str(warehouse))})
+        resources={"warehouse": WarehouseResource(database=str(warehouse))})
     assert result.success
     meta = {e.asset_key.to_user_string(): e.materialization.metadata
             for e in result.get_asset_materialization_events()}

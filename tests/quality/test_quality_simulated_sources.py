@@ -13,11 +13,11 @@ import csv
 import dagster as dg
 import duckdb
 import pytest
-from dagster_duckdb import DuckDBResource
 
 from expectations.results import latest_scorecard
 from expectations.suite_files import load_suites
 from orchestration.defs.quality.checks import build_suite_checks
+from orchestration.defs.resources import WarehouseResource
 
 pytestmark = pytest.mark.slow
 TICKETS = dg.AssetKey(["raw_service", "tickets"])
@@ -25,9 +25,9 @@ DOWNSTREAM = dg.AssetKey(["staging", "stg_service_desk__tickets"])
 
 
 @dg.asset(key=DOWNSTREAM, deps=[TICKETS], group_name="staging")
-def stg_tickets(duckdb: DuckDBResource):
+def stg_tickets(warehouse: WarehouseResource):
     """Stands in for the dbt staging model that reads the raw tickets."""
-    with duckdb.get_connection() as con:
+    with warehouse.get_connection() as con:
         con.execute("create schema if not exists staging")
         con.execute("create or replace table staging.stg_service_desk__tickets as "
                     "select * from raw_service.tickets")
@@ -55,7 +55,7 @@ def test_simulated_sources_pass_then_a_defective_export_warns_and_blocks(
     simulate(SimConfig(customers=400, history_days=30, out_dir=sources, verbose=False))
     raw_suites = [s for s in load_suites() if s.schema.startswith("raw_")]
     graph = [*ingest_assets, *build_suite_checks(raw_suites), stg_tickets]
-    resources = {"duckdb": DuckDBResource(database=str(wh))}
+    resources = {"warehouse": WarehouseResource(database=str(wh))}
 
     clean = dg.materialize(graph, resources=resources, raise_on_error=False)
     evals = [e for e in clean.get_asset_check_evaluations()

@@ -2,8 +2,8 @@
 
 import pytest
 
+from contracts.sources import LINEAGE_COLUMNS, SOURCE_TABLES
 from expectations.suite_files import SuiteFileError, load_suite
-from warehouse.source_contract import LINEAGE_COLUMNS, SOURCE_TABLES
 
 
 def test_every_raw_table_has_a_suite(suites):

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from contracts.sources import tables_of
 from simulator.cli import simulate_command
 from simulator.config import SimConfig
 from simulator.world import simulate
 from tests.simulator.conftest import SMALL, source_hashes
-from warehouse.source_contract import tables_of
 
 
 def read_export(out, entity: str, system: str = "ecommerce") -> pd.DataFrame:

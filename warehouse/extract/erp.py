@@ -22,11 +22,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import duckdb
 import pyarrow as pa
 
+from contracts.sources import SourceTable
 from warehouse.extract import bookkeeping
 from warehouse.extract.batch import BatchResult
 from warehouse.extract.errors import ExtractionError, MissingColumnError
 from warehouse.extract.raw_tables import add_drifted_columns, missing_required, quote
-from warehouse.source_contract import SourceTable
 
 ATTACHED = "erp_src"
 MYSQL_CHUNK_ROWS = 50_000

@@ -17,7 +17,7 @@ class MissingColumnError(ExtractionError):
         self.columns = columns
         super().__init__(
             f"{source}: required column(s) {', '.join(repr(c) for c in columns)} of source "
-            f"table {table!r} missing; the delivery does not match warehouse/source_contract.py"
+            f"table {table!r} missing; the delivery does not match contracts/sources.py"
         )
 
 

@@ -44,13 +44,13 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from contracts.sources import SourceTable
 from warehouse.extract import bookkeeping, csvfile, jsonl
 from warehouse.extract.batch import BatchResult, QuarantinedLine
 from warehouse.extract.errors import ExtractionError, MissingColumnError
 from warehouse.extract.files import Delivery, chunk_limit_bytes, chunked, discover
 from warehouse.extract.parsed import ROW_NUMBER, ParsedFile
 from warehouse.extract.raw_tables import add_drifted_columns, missing_required, quote
-from warehouse.source_contract import SourceTable
 
 META = bookkeeping.META_SCHEMA
 STREAM_ROWS = 500_000  # rows per Arrow record batch from the scratch table to the raw table

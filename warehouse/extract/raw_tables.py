@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import duckdb
 
-from warehouse.source_contract import SourceTable
+from contracts.sources import SourceTable
 
 LINEAGE_DDL = (
     ('"_source_system"', "VARCHAR NOT NULL"),

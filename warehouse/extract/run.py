@@ -11,12 +11,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from contracts.sources import SourceTable, source_table
 from warehouse.config import Settings, settings
 from warehouse.connection import connect
 from warehouse.extract import bookkeeping, erp, exports
 from warehouse.extract.batch import BatchResult, new_batch
 from warehouse.extract.raw_tables import ensure_raw_table
-from warehouse.source_contract import SourceTable, source_table
 
 
 def export_dir(table: SourceTable, cfg: Settings) -> Path:

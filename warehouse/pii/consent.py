@@ -1,15 +1,18 @@
 """Consent: the suppression list and the contact lists filtered through it, with a cap.
 
-* ``marts.contact_suppression_list``: everyone who must not be contacted for marketing, with
+The lists are built here in Python, so they live in their own schema, ``outreach``
+(``contracts/outreach.py``), not in dbt's ``marts``:
+
+* ``outreach.contact_suppression_list``: everyone who must not be contacted for marketing, with
   the reason. Customers who opted out (``marketing_opt_in`` false; unknown consent counts as
   no consent) stay on it *and stay in the warehouse*: suppression is not deletion, so a
   re-import of an old opt-in cannot silently make them contactable again. Customers who hit
   the contact-frequency cap are on it too (reason ``frequency_cap``) until the window passes.
-* ``marts.winback_contact_list``: the at-risk customers to contact (from
-  ``marts.churn_alerts``, or ``ml.churn_scores`` at or above the risk threshold when no
+* ``outreach.winback_contact_list``: the at-risk customers to contact (from
+  ``ml.churn_alerts``, or ``ml.churn_scores`` at or above the risk threshold when no
   alerts exist), minus the suppression list. Masked e-mail only; the marketing tool resolves
   the address from the vault at send time.
-* ``marts.contact_history``: every contact a list issued (customer, list, date), which is
+* ``outreach.contact_history``: every contact a list issued (customer, list, date), which is
   what the cap counts: at most ``CRMW_CONTACT_CAP_PER_30_DAYS`` (default 2) contacts per
   customer within the 30 days before the list date. Building the same list twice on the same
   day replaces that day's entries, so re-runs are idempotent.
@@ -22,6 +25,13 @@ from dataclasses import dataclass
 
 import duckdb
 
+from contracts.ml_outputs import CHURN_ALERTS
+from contracts.outreach import (
+    CONTACT_HISTORY,
+    OUTREACH_SCHEMA,
+    SUPPRESSION_LIST,
+    WINBACK_CONTACT_LIST,
+)
 from warehouse.config import int_setting
 
 CAP_ENV = "CRMW_CONTACT_CAP_PER_30_DAYS"
@@ -29,6 +39,9 @@ DEFAULT_CAP = 2
 WINDOW_DAYS = 30
 RISK_THRESHOLD = 0.5
 LIST_NAME = "winback"
+SUPPRESSED = f"{OUTREACH_SCHEMA}.{SUPPRESSION_LIST}"
+WINBACK = f"{OUTREACH_SCHEMA}.{WINBACK_CONTACT_LIST}"
+HISTORY = f"{OUTREACH_SCHEMA}.{CONTACT_HISTORY}"
 
 
 @dataclass(frozen=True)
@@ -53,10 +66,11 @@ def _has(con, schema: str, table: str) -> bool:
 
 def _candidates_sql(con) -> tuple[str, str]:
     """(SQL of customer_key, churn_probability, reason; source name) for win-back."""
-    if _has(con, "marts", "churn_alerts"):
+    if _has(con, CHURN_ALERTS.schema, CHURN_ALERTS.name):
         return ("select customer_key, max(churn_probability) as churn_probability, "
                 "string_agg(distinct rule_id, ', ' order by rule_id) as reason "
-                "from marts.churn_alerts group by customer_key", "marts.churn_alerts")
+                f"from {CHURN_ALERTS.qualified_name} group by customer_key",
+                CHURN_ALERTS.qualified_name)
     if _has(con, "ml", "churn_scores"):
         return (f"select customer_key, churn_probability, 'churn risk >= {RISK_THRESHOLD}' as "
                 f"reason from ml.churn_scores where churn_probability >= {RISK_THRESHOLD}",
@@ -73,20 +87,21 @@ def build_contact_lists(con: duckdb.DuckDBPyConnection, *, list_date: dt.date | 
     list_date = list_date or dt.date.today()
     cap = contact_cap() if cap is None else cap
     candidates, source = _candidates_sql(con)
-    con.execute("""create table if not exists marts.contact_history (
+    con.execute(f"create schema if not exists {OUTREACH_SCHEMA}")
+    con.execute(f"""create table if not exists {HISTORY} (
         customer_key varchar, list_name varchar, list_date date, channel varchar)""")
     con.execute("begin transaction")
     try:
-        con.execute("delete from marts.contact_history where list_name = ? and list_date = ?",
+        con.execute(f"delete from {HISTORY} where list_name = ? and list_date = ?",
                     [LIST_NAME, list_date])
         con.execute(f"""
             create or replace temp table _recent as
             select customer_key, count(*) as contacts
-            from marts.contact_history
+            from {HISTORY}
             where list_date > ?::date - interval {WINDOW_DAYS} day and list_date <= ?::date
             group by customer_key""", [list_date, list_date])
-        con.execute("""
-            create or replace table marts.contact_suppression_list as
+        con.execute(f"""
+            create or replace table {SUPPRESSED} as
             select customer_key,
                    case when marketing_opt_in is null then 'consent_unknown'
                         else 'opted_out' end as reason,
@@ -97,22 +112,22 @@ def build_contact_lists(con: duckdb.DuckDBPyConnection, *, list_date: dt.date | 
             from _recent r join marts.dim_customer d using (customer_key)
             where r.contacts >= ? and d.marketing_opt_in""", [list_date, list_date, cap])
         con.execute(f"""
-            create or replace table marts.winback_contact_list as
+            create or replace table {WINBACK} as
             select c.customer_key, d.email_masked, c.churn_probability, c.reason,
                    ?::date as list_date
             from ({candidates}) c
             join marts.dim_customer d using (customer_key)
-            where c.customer_key not in (select customer_key from marts.contact_suppression_list)
+            where c.customer_key not in (select customer_key from {SUPPRESSED})
             order by c.churn_probability desc nulls last, c.customer_key""", [list_date])
-        con.execute("insert into marts.contact_history select customer_key, ?, list_date, "
-                    "'email' from marts.winback_contact_list", [LIST_NAME])
+        con.execute(f"insert into {HISTORY} select customer_key, ?, list_date, 'email' "
+                    f"from {WINBACK}", [LIST_NAME])
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
-    counts = dict(con.execute("select reason, count(*) from marts.contact_suppression_list "
+    counts = dict(con.execute(f"select reason, count(*) from {SUPPRESSED} "
                               "group by reason").fetchall())
-    contacts = con.execute("select count(*) from marts.winback_contact_list").fetchone()[0]
+    contacts = con.execute(f"select count(*) from {WINBACK}").fetchone()[0]
     n_candidates = con.execute(f"select count(*) from ({candidates})").fetchone()[0]
     return ContactLists(suppressed=sum(counts.values()),
                         opted_out=counts.get("opted_out", 0) + counts.get("consent_unknown", 0),

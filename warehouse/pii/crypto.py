@@ -2,7 +2,7 @@
 
 ``dbt_project/macros/pii/pii.sql`` does the same in SQL inside DuckDB (set-based, so the marts
 never leave the database for hashing). Both must agree byte for byte: a pseudonym computed by
-the erasure tool in Python has to find the rows dbt wrote. ``tests/pii/test_macros.py`` runs the
+the erasure tool in Python has to find the rows dbt wrote. ``tests/pii/test_pii_macros.py`` runs the
 macros through dbt and compares them with these functions.
 
 * :func:`pseudonymize` is HMAC-SHA256 with the pseudonymization key (hex digest). Unlike a

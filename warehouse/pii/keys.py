@@ -13,7 +13,7 @@ Two secrets, kept apart on purpose:
   there before dbt runs.
 
 For the demo both are generated on first use (32 random bytes, file mode 0600) with a message
-saying so; ``warehouse/*.key`` is git-ignored. In production set the environment variables
+saying so; ``data/*.key`` is git-ignored. In production set the environment variables
 from a secret manager and never create the files.
 """
 

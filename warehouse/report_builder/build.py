@@ -250,7 +250,7 @@ def report_path(warehouse_path: Path | None = None) -> Path:
 
 
 def build_report(published: Path | None = None, output: Path | None = None) -> tuple[Path, dict]:
-    """Render the report from the published marts into ``warehouse/report/index.html``."""
+    """Render the report from the published marts into ``data/report/index.html``."""
     from warehouse.publish import publication_paths, read_manifest
 
     published = Path(published or publication_paths().database)

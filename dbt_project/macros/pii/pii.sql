@@ -1,8 +1,8 @@
 {#- The only forms of personal data allowed in BI-facing schemas (marts, ml, quality).
-    Python twins in warehouse/pii/crypto.py; tests/pii/test_macros.py proves they agree.
+    Python twins in warehouse/pii/crypto.py; tests/pii/test_pii_macros.py proves they agree.
 
     pseudonymize(expr): HMAC-SHA256 (hex) of the value under the pseudonymization key from
-    CRMW_PSEUDONYM_KEY (64 hex digits; `crm-warehouse` exports it from warehouse/pseudonym.key,
+    CRMW_PSEUDONYM_KEY (64 hex digits; `crm-warehouse` exports it from data/pseudonym.key,
     see warehouse/pii/keys.py). HMAC, not sha256(secret || value): the standard construction,
     so any tool holding the key computes the same pseudonym. Callers pass normalized values
     (lower-cased e-mail, E.164 phone) so the same person hashes alike in every source. -#}

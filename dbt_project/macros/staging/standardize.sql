@@ -1,6 +1,7 @@
 {#- Standardization rules shared by every staging model. Each macro returns a SQL expression,
-    so the rules run set-based inside DuckDB and are unit-tested once (models/staging/
-    _staging__unit_tests.yml) instead of once per source. -#}
+    so the rules run set-based inside DuckDB and are unit-tested once (the dbt unit test
+    test_standardizes_emails_phones_and_local_time on base_erp__members, in
+    models/staging/_staging__models.yml) instead of once per source. -#}
 
 {#- Empty or whitespace-only text is NULL. -#}
 {% macro clean_text(expr) -%}

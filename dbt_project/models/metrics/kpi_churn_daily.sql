@@ -5,41 +5,69 @@
 -- Activity spells: a customer is active from an order until {{ n }} days after the last order
 -- of a run of orders less than {{ n }} days apart; the spell's end is the churn date.
 with orders as (
-    select distinct customer_key, order_date
+    select distinct
+        customer_key,
+        order_date
     from {{ ref('fct_orders') }}
     where not is_cancelled and customer_key is not null
 ),
+
 gaps as (
-    select customer_key, order_date,
-           lag(order_date) over (partition by customer_key order by order_date) as prev_date,
-           lead(order_date) over (partition by customer_key order by order_date) as next_date
+    select
+        customer_key,
+        order_date,
+        lag(order_date) over (partition by customer_key order by order_date) as prev_date,
+        lead(order_date) over (partition by customer_key order by order_date) as next_date
     from orders
 ),
+
 spell_ends as (
-    select customer_key, order_date as last_order_date, (order_date + {{ n }})::date as churn_date
+    select
+        customer_key,
+        order_date as last_order_date,
+        (order_date + {{ n }})::date as churn_date
     from gaps
     where next_date is null or next_date - order_date > {{ n }}
 ),
+
 spell_starts as (
-    select customer_key, order_date from gaps
+    select
+        customer_key,
+        order_date
+    from gaps
     where prev_date is null or order_date - prev_date > {{ n }}
 ),
+
 spells as (
     -- pair each spell end with its start: the latest spell start on or before it
-    select e.customer_key, e.churn_date, max(s.order_date) as spell_start
+    select
+        e.customer_key,
+        e.churn_date,
+        max(s.order_date) as spell_start
     from spell_ends as e
-    join spell_starts as s
+    inner join spell_starts as s
         on s.customer_key = e.customer_key and s.order_date <= e.last_order_date
     group by e.customer_key, e.churn_date
 ),
+
+bounds as (
+    select
+        min(order_date) as lo,
+        max(order_date) as hi
+    from orders
+),
+
 days as (
     -- through the end of the last order's month, so the last month's churn is complete
     select t.d::date as date_day
-    from (select min(order_date) as lo, max(order_date) as hi from orders) as b,
-         unnest(generate_series(b.lo::timestamp,
-                                date_trunc('month', b.hi) + interval 1 month - interval 1 day,
-                                interval 1 day)) as t(d)
+    from bounds as b,
+        unnest(generate_series(
+            b.lo::timestamp,
+            date_trunc('month', b.hi) + interval 1 month - interval 1 day,
+            interval 1 day
+        )) as t (d)
 )
+
 select
     d.date_day,
     -- active at the start of the day: a spell began before it and has not yet churned

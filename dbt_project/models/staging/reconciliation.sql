@@ -11,19 +11,26 @@
     ('raw_service', 'surveys', 'service_desk'),
 ] %}
 with counts as (
-{%- for schema, table, system in tables %}
+    {%- for schema, table, system in tables %}
     select
         '{{ schema }}.{{ table }}' as source_table,
         (select count(*) from {{ source(schema, table) }}) as raw_rows,
         (select count(*) from {{ ref('stg_' ~ system ~ '__' ~ table) }}) as staged_rows,
-        (select count(*) from {{ ref('stg_' ~ system ~ '__' ~ table ~ '_rejected') }}) as rejected_rows,
-        (select count(*) from {{ ref('base_' ~ system ~ '__' ~ table) }}
-         where _disposition = 'duplicate') as duplicate_rows,
-        (select count(*) from {{ ref('base_' ~ system ~ '__' ~ table) }}
-         where _disposition = 'superseded') as superseded_rows
+        (
+            select count(*) from {{ ref('stg_' ~ system ~ '__' ~ table ~ '_rejected') }}
+        ) as rejected_rows,
+        (
+            select count(*) from {{ ref('base_' ~ system ~ '__' ~ table) }}
+            where _disposition = 'duplicate'
+        ) as duplicate_rows,
+        (
+            select count(*) from {{ ref('base_' ~ system ~ '__' ~ table) }}
+            where _disposition = 'superseded'
+        ) as superseded_rows
     {% if not loop.last %}union all{% endif %}
-{%- endfor %}
+    {%- endfor %}
 )
+
 select
     *,
     raw_rows = staged_rows + rejected_rows + duplicate_rows + superseded_rows as balanced

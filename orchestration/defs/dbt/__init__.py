@@ -2,12 +2,14 @@
 
 import dagster as dg
 
-from orchestration.defs.dbt.assets import dbt_incremental_facts, dbt_warehouse
+from orchestration.defs.dbt.assets import dbt_step_definitions
 from orchestration.defs.dbt.project import crm_dbt_project, dbt_executable
 from orchestration.defs.dbt.resource import WarehouseDbtCliResource
+from orchestration.defs.resources import WAREHOUSE
 
 defs = dg.Definitions(
-    assets=[dbt_warehouse, dbt_incremental_facts],
+    assets=dbt_step_definitions,
     resources={"dbt": WarehouseDbtCliResource(project_dir=crm_dbt_project(),
-                                              dbt_executable=dbt_executable())},
+                                              dbt_executable=dbt_executable()),
+               "warehouse": WAREHOUSE},
 )

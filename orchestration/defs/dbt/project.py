@@ -1,9 +1,9 @@
 """The dbt project as Dagster sees it: a cached DbtProject whose manifest is never parsed at
 import time except once, when it is missing.
 
-* ``dagster dev`` (DAGSTER_IS_DEV_CLI set): ``prepare_if_dev()`` re-parses on every load, so
+* ``dagster dev`` (DAGSTER_IS_DEV_CLI set): the project is re-parsed on every load, so
   model edits show up in the UI at once.
-* Everywhere else (``crm-warehouse run``, ``dagster definitions validate``, tests) the manifest in
+* Everywhere else (``crm-warehouse run``, ``dg check defs``, tests) the manifest in
   ``dbt_project/target/manifest.json`` is used as is, unless it is missing (fresh clone: no
   ``target/``) or older than a file of the project (a pull or an edit): then
   :func:`ensure_manifest` runs ``dbt parse`` once (seconds, no warehouse access). To force
@@ -14,12 +14,19 @@ import time except once, when it is missing.
   each of a run's four dbt steps did a full parse (measured: "Unable to do partial parsing
   because profile has changed" in each step's dbt.log, 15-20 s each); one parse up front
   lets them all skip parsing.
+
+dbt reads the warehouse path and memory cap from the environment (``profiles.yml``). The parse
+here hands dbt the resolved settings in its own environment, so loading the definitions
+works in a bare shell and changes no variable of this process; the dbt steps of a run read
+the variables ``crm-warehouse`` exports for the processes it starts (``dagster dev`` outside
+``crm-warehouse ui`` needs ``CRMW_WAREHOUSE_PATH`` set, e.g. in ``.env``).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from functools import cache
 from pathlib import Path
@@ -35,23 +42,18 @@ def dbt_executable() -> str:
     return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
 
 
-def dbt_environment() -> None:
-    """dbt reads the warehouse path from CRMW_WAREHOUSE_PATH (profiles.yml); default it from
-    the project settings so a bare ``dagster`` command works too. dagster-dbt's own
-    preparer (``dagster dev``) looks for ``dbt`` on PATH, so the venv's bin goes there."""
-    os.environ.setdefault("CRMW_WAREHOUSE_PATH", str(settings().warehouse_path))
-    os.environ.setdefault("CRMW_DUCKDB_MEMORY_LIMIT", duckdb_memory_limit())
-    if shutil.which("dbt") is None:
-        bin_dir = str(Path(dbt_executable()).parent)
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+def profile_environment() -> dict[str, str]:
+    """The variables ``profiles.yml`` reads, from the project settings: what a dbt process
+    started from here gets (the values :func:`warehouse.config.export_environment` exports)."""
+    return {"CRMW_WAREHOUSE_PATH": str(settings().warehouse_path),
+            "CRMW_DUCKDB_MEMORY_LIMIT": duckdb_memory_limit()}
 
 
 @cache
 def crm_dbt_project() -> DbtProject:
-    dbt_environment()
     project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-    project.prepare_if_dev()
-    ensure_manifest(project)
+    # Instead of prepare_if_dev(), which parses with whatever `dbt` is first on PATH.
+    ensure_manifest(project, force=project.preparer.using_dagster_dev())
     return project
 
 
@@ -77,9 +79,8 @@ PARSED_FOR_FILE = "parsed_for_warehouse.txt"
 
 
 def _profile_inputs() -> str:
-    """The environment values ``profiles.yml`` reads: dbt's profile hash covers them."""
-    return "\n".join(os.environ.get(name, "") for name in
-                     ("CRMW_WAREHOUSE_PATH", "CRMW_DUCKDB_MEMORY_LIMIT"))
+    """The values ``profiles.yml`` reads: dbt's profile hash covers them."""
+    return "\n".join(profile_environment().values())
 
 
 def parsed_for_another_warehouse(project: DbtProject) -> bool:
@@ -93,18 +94,29 @@ def ensure_manifest(project: DbtProject, force: bool = False) -> None:
     """Run ``dbt parse`` when the manifest is missing or stale, was parsed for another
     warehouse path, or ``force`` is set."""
     if force or manifest_is_stale(project) or parsed_for_another_warehouse(project):
-        from orchestration.defs.dbt.resource import WarehouseDbtCliResource
-
-        dbt_environment()
-        WarehouseDbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
-            ["parse", "--quiet"], target_path=project.target_path
-        ).wait()
+        _parse(project)
         (project.manifest_path.parent / PARSED_FOR_FILE).write_text(_profile_inputs())
     if not project.manifest_path.exists():
         raise FileNotFoundError(
             f"dbt parse did not write {project.manifest_path}; run `dbt parse` in "
             f"{project.project_dir} to see why"
         )
+
+
+def _parse(project: DbtProject) -> None:
+    """``dbt parse`` into the project's target folder, with the settings in dbt's environment
+    (logs beside the manifest, as in the dbt steps of a run)."""
+    target = str(project.target_path)
+    proc = subprocess.run(
+        [dbt_executable(), "parse", "--quiet", "--project-dir", str(project.project_dir),
+         "--profiles-dir", str(project.profiles_dir), "--target-path", target,
+         "--log-path", target],
+        cwd=project.project_dir, capture_output=True, text=True,
+        env={**os.environ, **profile_environment(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"dbt parse failed in {project.project_dir} (exit {proc.returncode})"
+                           f":\n{proc.stdout[-4000:]}{proc.stderr[-4000:]}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """E-commerce gzip JSON-lines exports -> ``raw_ecommerce.*``."""
 
+from contracts.sources import ECOMMERCE_TABLES
 from orchestration.defs.ingest.factory import extraction_assets
-from warehouse.source_contract import ECOMMERCE_TABLES
 
 ecommerce_assets = extraction_assets(ECOMMERCE_TABLES)

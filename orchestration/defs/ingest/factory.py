@@ -6,13 +6,12 @@ materialization metadata. File-based assets also report a WARN asset check that 
 """
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
-from orchestration.defs.resources import WAREHOUSE_WRITER_POOL
+from contracts.sources import SourceTable
+from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, WarehouseResource
 from warehouse.config import settings
 from warehouse.extract import BatchResult, extract
 from warehouse.extract.erp import parse_erp_url
-from warehouse.source_contract import SourceTable
 
 OWNERS = ["team:data-engineering"]
 QUARANTINE_CHECK = "no_quarantined_lines"
@@ -94,8 +93,8 @@ def extraction_asset(table: SourceTable) -> dg.AssetsDefinition:
         check_specs=check_specs,
         tags={"crmw/source_system": table.system},
     )
-    def _extract(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
-        result = extract(table, warehouse_path=duckdb.database)
+    def _extract(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        result = extract(table, warehouse_path=warehouse.path)
         context.log.info(
             f"{table.qualified_raw_name}: batch {result.batch_id} read {result.rows_read}, "
             f"loaded {result.rows_loaded}, quarantined {result.rows_quarantined}, "

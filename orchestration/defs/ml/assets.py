@@ -1,56 +1,55 @@
 """Thin Dagster assets over ``ml/``: read features from the marts, write scores to ``ml``.
 
-Each asset opens the build warehouse through :func:`warehouse.connection.connect` (one writer:
-``pool=WAREHOUSE_WRITER_POOL``; :func:`_with_warehouse` opens and closes it), calls one
-plain-Python function to score and one to write, and reports what the model
-did as asset metadata (metrics table, parameters, training window, version, rows), so every
-run's numbers are in the Dagster UI next to the ``ml.model_runs`` rows written by the same call.
+Each asset opens the build warehouse through the ``warehouse`` resource (one writer:
+``pool=WAREHOUSE_WRITER_POOL``), reads the ``CRMW_ML_*`` settings once
+(:func:`orchestration.defs.ml.settings.ml_settings_from_env`), calls one plain-Python
+function to score and one to write, and reports what the model did as asset metadata
+(metrics table, parameters, training window, version, rows), so every run's numbers are in
+the Dagster UI next to the ``ml.model_runs`` rows written by the same call.
 """
 
 import json
 from collections.abc import Callable
-from typing import TypeVar
 
 import dagster as dg
 
-from ml import churn, churn_refit, clusters, clv_scoring, early_warning, model_store
-from orchestration.defs.resources import WAREHOUSE_WRITER_POOL
+from contracts import ml_outputs
+from ml.churn import early_warning, refit, training
+from ml.clv import scoring as clv_scoring
+from ml.segments import clusters
+from ml.shared import model_store
+from orchestration.defs.ml.settings import ml_settings_from_env
+from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, WarehouseResource
 from warehouse.config import settings
-from warehouse.connection import connect
 
 OWNERS = ["team:ml"]
 GROUP = "ml"
 MART_DEPS = [dg.AssetKey(["marts", name]) for name in (
     "fct_orders", "fct_sessions", "fct_tickets", "fct_survey_responses", "fct_reviews",
     "dim_customer")]
-IDENTITY_MAP = dg.AssetKey(["intermediate", "int_customer_identity_map"])
 CUSTOMER_RFM = dg.AssetKey(["marts", "customer_rfm"])
-CHURN_SCORES = dg.AssetKey(["ml", "churn_scores"])
-CLV_SCORES = dg.AssetKey(["ml", "clv_scores"])
-CUSTOMER_CLUSTERS = dg.AssetKey(["ml", "customer_clusters"])
-MODEL_RUNS = dg.AssetKey(["ml", "model_runs"])
-CHURN_ALERTS = dg.AssetKey(["marts", "churn_alerts"])
 
 
-T = TypeVar("T")
+def output_key(table: ml_outputs.OutputTable) -> dg.AssetKey:
+    """The asset key of an ML output table: ``[schema, name]``, like every table asset."""
+    return dg.AssetKey([table.schema, table.name])
 
 
-def _with_warehouse(fn: Callable[..., T]) -> T:
-    """Open the build warehouse, run ``fn(con)``, and always close the connection."""
-    con = connect()
-    try:
-        return fn(con)
-    finally:
-        con.close()
+CHURN_SCORES = output_key(ml_outputs.CHURN_SCORES)
+CLV_SCORES = output_key(ml_outputs.CLV_SCORES)
+CUSTOMER_CLUSTERS = output_key(ml_outputs.CUSTOMER_CLUSTERS)
+MODEL_RUNS = output_key(ml_outputs.MODEL_RUNS)
+CHURN_ALERTS = output_key(ml_outputs.CHURN_ALERTS)
 
 
-def _score_and_write(score: Callable, write: Callable, **kwargs):
-    """``(result, rows)``: ``score(con, **kwargs)`` then ``write(con, result)`` on one
-    connection, the shape of every model asset below."""
-    def run(con):
-        result = score(con, **kwargs)
+def _score_and_write(warehouse: WarehouseResource, score: Callable, write: Callable,
+                     **kwargs):
+    """``(result, rows)``: ``score(con, settings=..., artifacts_root=..., **kwargs)`` then
+    ``write(con, result)`` on one connection, the shape of every model asset below."""
+    with warehouse.get_connection() as con:
+        result = score(con, settings=ml_settings_from_env(),
+                       artifacts_root=settings().artifacts_dir, **kwargs)
         return result, write(con, result)
-    return _with_warehouse(run)
 
 
 def _json(value) -> dg.MetadataValue:
@@ -63,20 +62,20 @@ def _numeric(metrics: dict) -> dict[str, float]:
 
 
 @dg.asset(
-    key=CHURN_SCORES, deps=[*MART_DEPS, IDENTITY_MAP], group_name=GROUP, owners=OWNERS,
+    key=CHURN_SCORES, deps=MART_DEPS, group_name=GROUP, owners=OWNERS,
     kinds={"scikit-learn", "duckdb"}, pool=WAREHOUSE_WRITER_POOL,
     description=(
         "Churn probability (no purchase in the next 90 days) for every customer active in the "
         "last 12 months, with risk band and top three reasons. Candidates (recency-only, "
         "BG/NBD, logistic regression, gradient boosting) are trained at an earlier as-of date "
-        "and validated at a later one next to the simulator-truth oracle; the best PR AUC "
-        "becomes the champion. Every candidate's metrics go to ml.model_runs. Between "
-        "refits (every CRMW_ML_REFIT_DAYS days of data, default 7) the latest champion "
-        "scores with today's features (ml/churn_refit.py)."),
+        "and validated at a later one; the best PR AUC becomes the champion. Every "
+        "candidate's metrics go to ml.model_runs. Between refits (every CRMW_ML_REFIT_DAYS "
+        "days of data, default 7) the latest champion scores with today's features "
+        "(ml/churn/refit.py)."),
 )
-def churn_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    result, rows = _score_and_write(churn_refit.score_churn, churn.write_outputs,
-                                    truth_dir=settings().truth_dir,
+def churn_scores(context: dg.AssetExecutionContext,
+                 warehouse: WarehouseResource) -> dg.MaterializeResult:
+    result, rows = _score_and_write(warehouse, refit.score_churn, training.write_outputs,
                                     run_id=f"churn-{context.run_id[:8]}")
     champion = next(r for r in result.runs if r.role == "champion")
     context.log.info(f"churn champion {result.champion}:\n{result.metrics_markdown()}")
@@ -104,10 +103,11 @@ def churn_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     description=(
         "Customer lifetime value for every customer with a purchase: probability alive, "
         "expected purchases, expected spend and discounted 12-month CLV on product margin "
-        "(BG/NBD + Gamma-Gamma, ml/clv.py), next to the business's simple-rule baseline."),
+        "(BG/NBD + Gamma-Gamma, ml/clv/), next to the business's simple-rule baseline."),
 )
-def clv_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    result, rows = _score_and_write(clv_scoring.score, clv_scoring.write_outputs,
+def clv_scores(context: dg.AssetExecutionContext,
+               warehouse: WarehouseResource) -> dg.MaterializeResult:
+    result, rows = _score_and_write(warehouse, clv_scoring.score, clv_scoring.write_outputs,
                                     run_id=f"clv-{context.run_id[:8]}")
     model = result.runs[0]
     return dg.MaterializeResult(metadata={
@@ -129,8 +129,10 @@ def clv_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         "K-means segments on standardized RFM and behaviour features for every customer with "
         "a purchase; k chosen by silhouette over 2..8, each cluster profiled and labelled."),
 )
-def customer_clusters(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    result, rows = _score_and_write(clusters.cluster_customers, clusters.write_outputs,
+def customer_clusters(context: dg.AssetExecutionContext,
+                      warehouse: WarehouseResource) -> dg.MaterializeResult:
+    result, rows = _score_and_write(warehouse, clusters.cluster_customers,
+                                    clusters.write_outputs,
                                     run_id=f"clusters-{context.run_id[:8]}")
     profile = result.profile
     return dg.MaterializeResult(metadata={
@@ -154,8 +156,9 @@ def customer_clusters(context: dg.AssetExecutionContext) -> dg.MaterializeResult
         "History of every model run: version, parameters, training window and metrics of each "
         "candidate (written by the model assets); this asset reports the latest runs."),
 )
-def model_runs(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    def latest_runs(con):
+def model_runs(context: dg.AssetExecutionContext,
+               warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with warehouse.get_connection() as con:
         model_store.ensure_schema(con)
         latest = con.execute("""
             select model_name, candidate, role, model_version, roc_auc, pr_auc, brier_score,
@@ -163,9 +166,7 @@ def model_runs(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             from ml.model_runs
             qualify dense_rank() over (partition by model_name order by trained_at desc) = 1
             order by model_name, role, candidate""").df()
-        return latest, con.execute("select count(*) from ml.model_runs").fetchone()[0]
-
-    latest, total = _with_warehouse(latest_runs)
+        total = con.execute("select count(*) from ml.model_runs").fetchone()[0]
     return dg.MaterializeResult(metadata={
         "latest_runs": dg.MetadataValue.md(model_store.frame_markdown(latest)),
         "dagster/row_count": int(total),
@@ -181,8 +182,11 @@ def model_runs(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         "average): one row per customer and fired rule, with evidence, RFM segment, suggested "
         "win-back action and the churn model's probability."),
 )
-def churn_alerts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    alerts, rows = _score_and_write(early_warning.build_alerts, early_warning.write_alerts)
+def churn_alerts(context: dg.AssetExecutionContext,
+                 warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with warehouse.get_connection() as con:
+        alerts = early_warning.build_alerts(con, settings=ml_settings_from_env())
+        rows = early_warning.write_alerts(con, alerts)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": rows,
         "customers_alerted": int(alerts.customer_key.nunique()),

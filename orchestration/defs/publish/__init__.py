@@ -7,20 +7,19 @@ from their definitions here so a new mart is published without touching this fil
 import dagster as dg
 
 from orchestration.defs import dbt, ml, quality
+from orchestration.defs.asset_keys import asset_keys
 from orchestration.defs.publish.assets import (
     CONSENT_KEYS,
-    asset_keys_of,
+    bi_facing,
     build_consent_asset,
     build_publish_asset,
     build_vault_asset,
     html_report,
 )
 
-_AREAS = [dbt.defs, ml.defs, quality.defs]
-_known = set(asset_keys_of(_AREAS)) | {
-    k for d in _AREAS for a in (d.assets or []) for k in (getattr(a, "keys", None) or [])}
+_known = asset_keys(dbt.defs, ml.defs, quality.defs)
 _consent_inputs = [k for k in (dg.AssetKey(["marts", "dim_customer"]),
-                               dg.AssetKey(["marts", "churn_alerts"]),
+                               dg.AssetKey(["ml", "churn_alerts"]),
                                dg.AssetKey(["ml", "churn_scores"])) if k in _known]
 _vault_inputs = [k for k in (dg.AssetKey(["intermediate", "int_customer_records"]),
                              dg.AssetKey(["intermediate", "int_customer_identity_map"]))
@@ -28,7 +27,8 @@ _vault_inputs = [k for k in (dg.AssetKey(["intermediate", "int_customer_records"
 
 pii_vault = build_vault_asset(_vault_inputs)
 consent_contact_lists = build_consent_asset(_consent_inputs)
-bi_publication = build_publish_asset(sorted(set(asset_keys_of(_AREAS)) | set(CONSENT_KEYS),
+# the consent lists are built here, in the publish area: published whatever their schema
+bi_publication = build_publish_asset(sorted(set(bi_facing(_known)) | set(CONSENT_KEYS),
                                             key=lambda k: k.to_user_string()))
 
 defs = dg.Definitions(assets=[pii_vault, consent_contact_lists, bi_publication, html_report])

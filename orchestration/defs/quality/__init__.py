@@ -10,20 +10,11 @@ import dagster as dg
 from expectations.results import rejected_tables_pattern
 from expectations.suite_files import load_suites
 from orchestration.defs import dbt, ingest
+from orchestration.defs.asset_keys import asset_keys
 from orchestration.defs.quality.assets import build_rejected_rows_asset, scorecard
 from orchestration.defs.quality.checks import build_suite_checks
 
-
-def _asset_keys(*areas: dg.Definitions) -> set[dg.AssetKey]:
-    keys: set[dg.AssetKey] = set()
-    for area in areas:
-        for item in area.assets or []:
-            keys.update(getattr(item, "keys", None) or [getattr(item, "key", None)])
-    keys.discard(None)
-    return keys
-
-
-_defined = _asset_keys(ingest.defs, dbt.defs)
+_defined = asset_keys(ingest.defs, dbt.defs)
 _suites = [s for s in load_suites() if dg.AssetKey(s.asset_key_path) in _defined]
 _rejected = sorted(
     (k for k in _defined if k.path[0] == "staging" and rejected_tables_pattern().match(k.path[-1])),

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from expectations.results import build_rejected_rows, ensure_quality_schema, latest_scorecard
-from orchestration.defs.resources import WAREHOUSE_WRITER_POOL
+from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, WarehouseResource
 from warehouse.config import settings
 
 OWNERS = ["team:data-quality"]
@@ -28,8 +27,8 @@ def build_rejected_rows_asset(deps: Sequence[dg.AssetKey]) -> dg.AssetsDefinitio
             "row: source object, row number, batch. No personal data."
         ),
     )
-    def rejected_rows(duckdb: DuckDBResource) -> dg.MaterializeResult:
-        with duckdb.get_connection() as con:
+    def rejected_rows(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        with warehouse.get_connection() as con:
             n = build_rejected_rows(con)
             by_reason = con.execute(
                 "select rejected_table, reason, count(*) from quality.rejected_rows "
@@ -51,11 +50,11 @@ def build_rejected_rows_asset(deps: Sequence[dg.AssetKey]) -> dg.AssetsDefinitio
         "Data-quality scorecard per source and table and run: completeness, validity, "
         "uniqueness, timeliness, consistency and overall scores (0-100) from "
         "quality.check_results, with the previous run's score, the change and the trend. "
-        "Kept current by every checkpoint; Data Docs are under warehouse/data_docs/."
+        "Kept current by every checkpoint; Data Docs are under data/data_docs/."
     ),
 )
-def scorecard(duckdb: DuckDBResource) -> dg.MaterializeResult:
-    with duckdb.get_connection() as con:
+def scorecard(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with warehouse.get_connection() as con:
         ensure_quality_schema(con)
         rows = latest_scorecard(con)
     lines = [f"| {src} | {tbl} | {overall} | {trend} |"

@@ -11,12 +11,11 @@ import json
 from collections.abc import Iterable
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from expectations.results import write_suite_run
 from expectations.runner import validate_suite
 from expectations.suite_files import Suite
-from orchestration.defs.resources import WAREHOUSE_WRITER_POOL
+from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, WarehouseResource
 from warehouse.config import settings
 
 SEVERITY = {"error": dg.AssetCheckSeverity.ERROR, "warn": dg.AssetCheckSeverity.WARN}
@@ -58,9 +57,9 @@ def build_suite_check(suite: Suite) -> dg.AssetChecksDefinition:
         compute_kind="great_expectations",
         description=f"Great Expectations suite {suite.path.name}: {suite.description}",
     )
-    def _suite_check(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource):
+    def _suite_check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         s = settings()
-        with duckdb.get_connection() as con:
+        with warehouse.get_connection() as con:
             run = validate_suite(con, suite, run_id=context.op_execution_context.run_id,
                                  gx_dir=s.artifacts_dir / "gx", docs_dir=s.data_docs_dir)
             write_suite_run(con, run, asset_key.to_user_string())

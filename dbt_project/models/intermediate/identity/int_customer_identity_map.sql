@@ -3,13 +3,25 @@
 -- customer_key is derived from the smallest record_id of the cluster, so it is stable across
 -- runs as long as that record stays in the same customer.
 with links as (
-    select record_id_a as record_id, record_id_b as other_record_id, link_type,
-           deterministic_evidence, match_probability
-    from {{ ref('int_customer_match_pairs') }} where is_link
+    select
+        record_id_a as record_id,
+        record_id_b as other_record_id,
+        link_type,
+        deterministic_evidence,
+        match_probability
+    from {{ ref('int_customer_match_pairs') }}
+    where is_link
     union all
-    select record_id_b, record_id_a, link_type, deterministic_evidence, match_probability
-    from {{ ref('int_customer_match_pairs') }} where is_link
+    select
+        record_id_b,
+        record_id_a,
+        link_type,
+        deterministic_evidence,
+        match_probability
+    from {{ ref('int_customer_match_pairs') }}
+    where is_link
 ),
+
 evidence as (
     select
         record_id,
@@ -21,6 +33,7 @@ evidence as (
     from links
     group by record_id
 )
+
 select
     r.source_system,
     r.source_table,
@@ -34,5 +47,5 @@ select
     e.best_match_probability,
     coalesce(e.linked_record_ids, []) as linked_record_ids
 from {{ ref('int_customer_records') }} as r
-join {{ ref('int_customer_clusters') }} as c using (record_id)
+inner join {{ ref('int_customer_clusters') }} as c using (record_id)
 left join evidence as e using (record_id)

@@ -3,15 +3,24 @@
 with orders as (
     select * from {{ ref('int_orders_unified') }}
 ),
+
 products as (
-    select product_id, unit_cost from {{ ref('stg_erp__products') }}
+    select
+        product_id,
+        unit_cost
+    from {{ ref('stg_erp__products') }}
 ),
+
 returns as (
-    select order_line_id, sum(quantity)::bigint as returned_quantity, sum(refund_amount) as refund_amount,
-           max(_extracted_at) as _extracted_at
+    select
+        order_line_id,
+        sum(quantity)::bigint as returned_quantity,
+        sum(refund_amount) as refund_amount,
+        max(_extracted_at) as _extracted_at
     from {{ ref('stg_erp__returns') }}
     group by order_line_id
 ),
+
 erp_lines as (
     select
         'E' || l.order_line_id::varchar as order_line_key,
@@ -25,9 +34,10 @@ erp_lines as (
         coalesce(r.refund_amount, 0) as refund_amount,
         greatest(l._extracted_at, r._extracted_at) as _extracted_at
     from {{ ref('stg_erp__sales_order_lines') }} as l
-    join orders as o on o.erp_order_id = l.order_id
+    inner join orders as o on o.erp_order_id = l.order_id
     left join returns as r on r.order_line_id = l.order_line_id
 ),
+
 web_lines as (
     select
         'W' || i.order_item_id as order_line_key,
@@ -41,13 +51,15 @@ web_lines as (
         0::decimal(18, 2) as refund_amount,
         i._extracted_at
     from {{ ref('stg_ecommerce__order_items') }} as i
-    join orders as o on o.order_source = 'ecommerce' and o.web_order_id = i.order_id
+    inner join orders as o on o.order_source = 'ecommerce' and o.web_order_id = i.order_id
 ),
+
 lines as (
     select * from erp_lines
     union all
     select * from web_lines
 )
+
 select
     lines.order_line_key,
     lines.order_key,
@@ -64,5 +76,5 @@ select
     lines.refund_amount,
     greatest(lines._extracted_at, orders._extracted_at) as _extracted_at
 from lines
-join orders using (order_key)
+inner join orders using (order_key)
 left join products as p using (product_id)

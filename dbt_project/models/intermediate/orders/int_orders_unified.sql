@@ -7,9 +7,11 @@
 with erp as (
     select * from {{ ref('stg_erp__sales_orders') }}
 ),
+
 web as (
     select * from {{ ref('stg_ecommerce__orders') }}
 ),
+
 erp_orders as (
     select
         'E' || erp.order_id::varchar as order_key,
@@ -33,6 +35,7 @@ erp_orders as (
     from erp
     left join web on web.order_id = erp.web_order_ref
 ),
+
 web_only as (
     select
         'W' || web.order_id as order_key,
@@ -51,17 +54,26 @@ web_only as (
         web.shipping_amount,
         web._extracted_at
     from web
-    where not exists (select 1 from erp where erp.web_order_ref = web.order_id)
+    where not exists (
+        select 1 from erp
+        where erp.web_order_ref = web.order_id
+    )
 ),
+
 orders as (
     select * from erp_orders
     union all
     select * from web_only
 ),
+
 identity as (
-    select source_table, source_id, customer_key
+    select
+        source_table,
+        source_id,
+        customer_key
     from {{ ref('int_customer_identity_map') }}
 )
+
 select
     orders.*,
     -- the web account for web orders, the loyalty member otherwise

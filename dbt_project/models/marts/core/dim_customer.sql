@@ -3,20 +3,42 @@
 with golden as (
     select * from {{ ref('int_customer_golden') }}
 ),
+
 activity as (
-    select customer_key, min(ordered_at) as first_at, max(ordered_at) as last_at
-    from {{ ref('int_orders_unified') }} where customer_key is not null group by 1
+    select
+        customer_key,
+        min(ordered_at) as first_at,
+        max(ordered_at) as last_at
+    from {{ ref('int_orders_unified') }}
+    where customer_key is not null
+    group by 1
     union all
-    select customer_key, min(started_at), max(started_at) from {{ ref('fct_sessions') }}
-    where customer_key is not null group by 1
+    select
+        customer_key,
+        min(started_at) as first_at,
+        max(started_at) as last_at
+    from {{ ref('fct_sessions') }}
+    where customer_key is not null
+    group by 1
     union all
-    select customer_key, min(created_at), max(created_at) from {{ ref('fct_tickets') }}
-    where customer_key is not null group by 1
+    select
+        customer_key,
+        min(created_at) as first_at,
+        max(created_at) as last_at
+    from {{ ref('fct_tickets') }}
+    where customer_key is not null
+    group by 1
 ),
+
 span as (
-    select customer_key, min(first_at) as first_activity_at, max(last_at) as last_activity_at
-    from activity group by 1
+    select
+        customer_key,
+        min(first_at) as first_activity_at,
+        max(last_at) as last_activity_at
+    from activity
+    group by 1
 )
+
 select
     g.customer_key,
     {{ pseudonymize('g.email') }} as email_hash,

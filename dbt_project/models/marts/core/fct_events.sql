@@ -22,6 +22,7 @@ with events as (
     left join {{ ref('int_customer_identity_map') }} as m
         on m.source_table = 'customers' and m.source_id = e.customer_id
 )
+
 select * from events
 {% if is_incremental() and var('incremental_start', '') %}
 -- a partitioned run (Dagster): rebuild the rows of its time window

@@ -21,6 +21,7 @@
 with lines as (
     select * from {{ ref('int_order_lines_unified') }}
 )
+
 select
     order_line_key,
     order_key,
@@ -31,13 +32,18 @@ select
     quantity,
     unit_price::decimal(18, 2) as unit_price,
     discount_amount::decimal(18, 2) as discount_amount,
-    case when is_cancelled then 0
-         else round(quantity * unit_price - discount_amount
-                    - refund_amount, 2) end::decimal(18, 2) as net_line_amount,
+    case
+        when is_cancelled then 0
+        else round(quantity * unit_price - discount_amount - refund_amount, 2)
+    end::decimal(18, 2) as net_line_amount,
     unit_cost::decimal(18, 2) as unit_cost,
-    case when is_cancelled then 0
-         else round(quantity * unit_price - discount_amount - refund_amount
-                    - (quantity - returned_quantity) * unit_cost, 2)
+    case
+        when is_cancelled then 0
+        else
+            round(
+                quantity * unit_price - discount_amount - refund_amount
+                - (quantity - returned_quantity) * unit_cost, 2
+            )
     end::decimal(18, 2) as margin_amount,
     returned_quantity,
     refund_amount::decimal(18, 2) as refund_amount,

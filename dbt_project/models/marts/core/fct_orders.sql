@@ -13,6 +13,7 @@ with lines as (
     from {{ ref('int_order_lines_unified') }}
     group by order_key
 )
+
 select
     o.order_key,
     o.customer_key,
@@ -30,14 +31,19 @@ select
     round(coalesce(l.gross_revenue, 0), 2)::decimal(18, 2) as gross_revenue,
     round(coalesce(l.discount_amount, 0), 2)::decimal(18, 2) as discount_amount,
     round(coalesce(l.returned_amount, 0), 2)::decimal(18, 2) as returned_amount,
-    case when o.is_cancelled then 0
-         else round(coalesce(l.gross_revenue - l.discount_amount - l.returned_amount, 0), 2)
+    case
+        when o.is_cancelled then 0
+        else round(coalesce(l.gross_revenue - l.discount_amount - l.returned_amount, 0), 2)
     end::decimal(18, 2) as net_revenue,
     case when o.is_cancelled then 0 else round(coalesce(l.cost_amount, 0), 2)
     end::decimal(18, 2) as cost_amount,
-    case when o.is_cancelled then 0
-         else round(coalesce(l.gross_revenue - l.discount_amount - l.returned_amount
-                             - l.cost_amount, 0), 2)
+    case
+        when o.is_cancelled then 0
+        else
+            round(coalesce(
+                l.gross_revenue - l.discount_amount - l.returned_amount
+                - l.cost_amount, 0
+            ), 2)
     end::decimal(18, 2) as margin_amount,
     round(coalesce(o.shipping_amount, 0), 2)::decimal(18, 2) as shipping_amount
 from {{ ref('int_orders_unified') }} as o

@@ -1,14 +1,18 @@
 -- One row per web/app session with its events and whether it led to a purchase.
 with events as (
-    select session_id, count(*) as event_count,
-           bool_or(event_type = 'purchase') as has_purchase_event
+    select
+        session_id,
+        count(*) as event_count,
+        bool_or(event_type = 'purchase') as has_purchase_event
     from {{ ref('stg_ecommerce__events') }}
     group by session_id
 ),
+
 orders as (
     select distinct session_id from {{ ref('int_orders_unified') }}
     where session_id is not null and not is_cancelled
 )
+
 select
     s.session_id,
     m.customer_key,

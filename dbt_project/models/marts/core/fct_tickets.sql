@@ -1,12 +1,28 @@
 -- One row per service ticket (its latest export) with response and resolution times.
 -- order_key resolves order_ref, which may hold an ERP order id or a web order id.
 with orders as (
-    select order_key, erp_order_id::varchar as ref from {{ ref('int_orders_unified') }}
+    select
+        order_key,
+        erp_order_id::varchar as order_ref
+    from {{ ref('int_orders_unified') }}
     where erp_order_id is not null
     union all
-    select order_key, web_order_id from {{ ref('int_orders_unified') }}
+    select
+        order_key,
+        web_order_id as order_ref
+    from {{ ref('int_orders_unified') }}
     where web_order_id is not null
+),
+
+-- one order_key per reference (the smallest, should a reference match two orders)
+order_refs as (
+    select
+        order_ref,
+        min(order_key) as order_key
+    from orders
+    group by order_ref
 )
+
 select
     t.ticket_id,
     m.customer_key,
@@ -27,5 +43,5 @@ select
 from {{ ref('stg_service_desk__tickets') }} as t
 left join {{ ref('int_customer_identity_map') }} as m
     on m.source_table = 'contacts' and m.source_id = t.contact_id
-left join (select ref, min(order_key) as order_key from orders group by ref) as o
-    on o.ref = t.order_ref
+left join order_refs as o
+    on o.order_ref = t.order_ref

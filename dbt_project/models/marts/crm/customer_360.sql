@@ -16,32 +16,53 @@ with orders as (
     where customer_key is not null
     group by 1
 ),
+
 sessions as (
-    select customer_key, count(*) as sessions,
-           count(*) filter (where has_purchase) as converted_sessions,
-           max(started_at) as last_session_at,
-           mode(device) as preferred_device
-    from {{ ref('fct_sessions') }} where customer_key is not null group by 1
+    select
+        customer_key,
+        count(*) as sessions,
+        count(*) filter (where has_purchase) as converted_sessions,
+        max(started_at) as last_session_at,
+        mode(device) as preferred_device
+    from {{ ref('fct_sessions') }}
+    where customer_key is not null
+    group by 1
 ),
+
 tickets as (
-    select customer_key, count(*) as tickets,
-           count(*) filter (where not is_resolved) as open_tickets,
-           avg(first_response_minutes) as avg_first_response_minutes,
-           avg(resolution_hours) as avg_resolution_hours,
-           mode(channel) as preferred_service_channel,
-           max(created_at) as last_ticket_at
-    from {{ ref('fct_tickets') }} where customer_key is not null group by 1
+    select
+        customer_key,
+        count(*) as tickets,
+        count(*) filter (where not is_resolved) as open_tickets,
+        avg(first_response_minutes) as avg_first_response_minutes,
+        avg(resolution_hours) as avg_resolution_hours,
+        mode(channel) as preferred_service_channel,
+        max(created_at) as last_ticket_at
+    from {{ ref('fct_tickets') }}
+    where customer_key is not null
+    group by 1
 ),
+
 surveys as (
-    select customer_key,
-           avg(score) filter (where survey_type = 'CSAT') as avg_csat,
-           last(score order by responded_at) filter (where survey_type = 'NPS') as last_nps_score
-    from {{ ref('fct_survey_responses') }} where customer_key is not null group by 1
+    select
+        customer_key,
+        avg(score) filter (where survey_type = 'CSAT') as avg_csat,
+        last(score order by responded_at) filter (where survey_type = 'NPS') as last_nps_score
+    from {{ ref('fct_survey_responses') }}
+    where customer_key is not null
+    group by 1
 ),
+
 reviews as (
-    select customer_key, count(*) as reviews, avg(rating) as avg_review_rating
-    from {{ ref('fct_reviews') }} where customer_key is not null group by 1
+    select
+        customer_key,
+        count(*) as reviews,
+        avg(rating) as avg_review_rating
+    from {{ ref('fct_reviews') }}
+    where customer_key is not null
+    group by 1
 )
+
 select
     d.customer_key,
     d.email_masked,

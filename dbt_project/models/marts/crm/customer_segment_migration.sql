@@ -9,11 +9,13 @@ with h as (
         lag(as_of_date) over (partition by customer_key order by as_of_date) as from_as_of_date
     from {{ ref('customer_rfm_history') }}
 )
+
 select
     customer_key,
     from_as_of_date,
     as_of_date as to_as_of_date,
     from_segment,
     segment as to_segment,
-    from_segment is distinct from segment as has_moved
+    -- parenthesized: sqlfluff's duckdb dialect cannot parse a bare `is distinct from` here
+    (from_segment is distinct from segment) as has_moved
 from h

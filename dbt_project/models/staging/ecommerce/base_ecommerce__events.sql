@@ -10,8 +10,9 @@
 -- and the events whose product check would now come out the other way: a product that
 -- arrived makes its UNKNOWN_PRODUCT events valid (the reverse needs a product with no valid
 -- version left, which append-only raw rows cannot cause, but is checked the same way).
--- Comparing the stored outcome with the current products needs no watermark: ERP products are extracted after the events of the same run, so
--- "products newer than the newest event" matched every product after a full build, and
+-- Comparing the stored outcome with the current products needs no watermark: ERP products
+-- are extracted after the events of the same run, so "products newer than the newest event"
+-- matched every product after a full build, and
 -- reclassified all 56 M events (174.9 s of the first incremental day at 1,000,000 customers).
 with src as (
     {{ rows_to_classify(source('raw_ecommerce', 'events'), 'event_id', recheck_keys=
@@ -20,6 +21,7 @@ with src as (
         ~ " and coalesce(e._reject_reason = 'UNKNOWN_PRODUCT', false)"
         ~ " = (p.product_id is not null)") }}
 ),
+
 typed as (
     select
         {{ clean_text('src.event_id') }} as event_id,
@@ -38,16 +40,21 @@ typed as (
     left join {{ ref('stg_erp__products') }} as p
         on p.product_id = {{ clean_text('src.product_id') }}
 ),
+
 checked as (
-    select * exclude (_unknown_product),
+    select
+        * exclude (_unknown_product),
         case
             when event_id is null then 'MISSING_KEY'
             when session_id is null then 'MISSING_KEY'
             when event_ts is null then 'INVALID_DATE'
-            when event_type not in ('page_view', 'product_view', 'add_to_cart', 'checkout',
-                                    'purchase') or event_type is null then 'UNKNOWN_CODE'
+            when event_type not in (
+                'page_view', 'product_view', 'add_to_cart', 'checkout',
+                'purchase'
+            ) or event_type is null then 'UNKNOWN_CODE'
             when _unknown_product then 'UNKNOWN_PRODUCT'
         end as _reject_reason
     from typed
 ),
+
 {{ classify_rows('checked', key='event_id') }}

@@ -1,29 +1,39 @@
 -- Items of staged web orders, typed and checked (prices in the reporting currency).
+{#- A field of the row's item in the order's items JSON array, as text. #}
+{%- set item_field = "json_extract_string(items.items, '$[' || (items.item_no - 1) || '].%s')" %}
 with items as (
     select
         o.order_id,
         o.fx_rate,
         unnest(range(json_array_length(o.items)::bigint)) + 1 as item_no,
         o.items,
-        o._source_system, o._source_object, o._source_row_number, o._batch_id, o._extracted_at
+        o._source_system,
+        o._source_object,
+        o._source_row_number,
+        o._batch_id,
+        o._extracted_at
     from {{ ref('stg_ecommerce__orders') }} as o
 ),
+
 typed as (
     select
         items.order_id || '-' || items.item_no as order_item_id,
         items.order_id,
         items.item_no,
         json_extract(items.items, '$[' || (items.item_no - 1) || ']') as _raw_item,
-        {{ clean_text("json_extract_string(items.items, '$[' || (items.item_no - 1) || '].product_id')") }}
-            as product_id,
-        {{ parse_int("json_extract_string(items.items, '$[' || (items.item_no - 1) || '].quantity')") }}
-            as quantity,
-        round({{ parse_amount("json_extract_string(items.items, '$[' || (items.item_no - 1) || '].unit_price')") }}
-              * items.fx_rate, 2)::decimal(18, 2) as unit_price,
-        items._source_system, items._source_object, items._source_row_number, items._batch_id,
+        {{ clean_text(item_field | format('product_id')) }} as product_id,
+        {{ parse_int(item_field | format('quantity')) }} as quantity,
+        round(
+            {{ parse_amount(item_field | format('unit_price')) }} * items.fx_rate, 2
+        )::decimal(18, 2) as unit_price,
+        items._source_system,
+        items._source_object,
+        items._source_row_number,
+        items._batch_id,
         items._extracted_at
     from items
 )
+
 select
     typed.*,
     case

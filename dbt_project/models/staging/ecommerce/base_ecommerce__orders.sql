@@ -3,6 +3,7 @@
 with src as (
     select * from {{ source('raw_ecommerce', 'orders') }}
 ),
+
 typed as (
     select
         {{ clean_text('src.order_id') }} as order_id,
@@ -19,8 +20,10 @@ typed as (
         lower({{ clean_text('src.payment_method') }}) as payment_method,
         fx.usd_per_unit is null as _unknown_currency,
         {{ parse_amount('src.total_amount') }} as _total_parsed,
-        {{ clean_text('src.shipping_amount') }} is not null
-            and {{ parse_amount('src.shipping_amount') }} is null as _bad_shipping,
+        (
+            {{ clean_text('src.shipping_amount') }} is not null
+            and {{ parse_amount('src.shipping_amount') }} is null
+        ) as _bad_shipping,
         {{ row_hash(['order_id', 'customer_id', 'session_id', 'ordered_at', 'status', 'currency',
                      'items', 'shipping_amount', 'total_amount', 'payment_method']) }} as _row_hash,
         {{ raw_row() }},
@@ -28,12 +31,15 @@ typed as (
     from src
     {{ fx_join('src.currency') }}
 ),
+
 checked as (
-    select * exclude (_unknown_currency, _total_parsed, _bad_shipping),
+    select
+        * exclude (_unknown_currency, _total_parsed, _bad_shipping),
         case
             when order_id is null then 'MISSING_KEY'
             when ordered_at is null then 'INVALID_DATE'
-            when ordered_at > _extracted_at + interval 1 day
+            when
+                ordered_at > _extracted_at + interval 1 day
                 or ordered_at < cast('{{ var("earliest_valid_order_date") }}' as timestamp)
                 then 'IMPOSSIBLE_DATE'
             when _total_parsed is null or _bad_shipping then 'UNPARSEABLE_AMOUNT'
@@ -45,4 +51,5 @@ checked as (
         end as _reject_reason
     from typed
 ),
+
 {{ classify_rows('checked', key='order_id') }}

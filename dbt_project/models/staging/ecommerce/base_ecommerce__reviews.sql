@@ -2,6 +2,7 @@
 with src as (
     select * from {{ source('raw_ecommerce', 'reviews') }}
 ),
+
 typed as (
     select
         {{ clean_text('src.review_id') }} as review_id,
@@ -20,8 +21,10 @@ typed as (
     left join {{ ref('stg_erp__products') }} as p
         on p.product_id = {{ clean_text('src.product_id') }}
 ),
+
 checked as (
-    select * exclude (_unknown_product),
+    select
+        * exclude (_unknown_product),
         case
             when review_id is null then 'MISSING_KEY'
             when created_at is null then 'INVALID_DATE'
@@ -31,4 +34,5 @@ checked as (
         end as _reject_reason
     from typed
 ),
+
 {{ classify_rows('checked', key='review_id') }}

@@ -4,6 +4,7 @@
 with src as (
     select * from {{ source('raw_erp', 'members') }}
 ),
+
 typed as (
     select
         {{ parse_int('src.member_id') }} as member_id,
@@ -12,8 +13,10 @@ typed as (
         {{ clean_text('src.last_name') }} as last_name,
         {{ normalize_email('src.email') }} as email,
         {{ normalize_phone('src.phone', clean_text('src.country_code')) }} as phone_e164,
-        case when {{ parse_date('src.birth_date') }} between date '1900-01-01' and current_date
-             then {{ parse_date('src.birth_date') }} end as birth_date,
+        case
+            when {{ parse_date('src.birth_date') }} between date '1900-01-01' and current_date
+                then {{ parse_date('src.birth_date') }}
+        end as birth_date,
         case
             when upper(trim(src.gender)) in ('F', 'FEMALE', 'W', 'WOMAN') then 'F'
             when upper(trim(src.gender)) in ('M', 'MALE', 'MAN') then 'M'
@@ -29,15 +32,26 @@ typed as (
         {{ clean_text('src.home_store_id') }} as home_store_id,
         {{ parse_local_ts('src.updated_at') }} as updated_at,
         list_filter([
-            case when {{ clean_text('src.email') }} is not null
-                  and {{ normalize_email('src.email') }} is null then 'INVALID_EMAIL' end,
-            case when {{ clean_text('src.phone') }} is not null
-                  and {{ normalize_phone('src.phone', clean_text('src.country_code')) }} is null
-                 then 'UNPARSEABLE_PHONE' end,
-            case when {{ clean_text('src.birth_date') }} is not null
-                  and {{ parse_date('src.birth_date') }} is null then 'INVALID_DATE'
-                 when {{ parse_date('src.birth_date') }} not between date '1900-01-01' and current_date
-                 then 'IMPOSSIBLE_DATE' end,
+            case
+                when
+                    {{ clean_text('src.email') }} is not null
+                    and {{ normalize_email('src.email') }} is null then 'INVALID_EMAIL'
+            end,
+            case
+                when
+                    {{ clean_text('src.phone') }} is not null
+                    and {{ normalize_phone('src.phone', clean_text('src.country_code')) }} is null
+                    then 'UNPARSEABLE_PHONE'
+            end,
+            case
+                when
+                    {{ clean_text('src.birth_date') }} is not null
+                    and {{ parse_date('src.birth_date') }} is null then 'INVALID_DATE'
+                when
+                    {{ parse_date('src.birth_date') }}
+                    not between date '1900-01-01' and current_date
+                    then 'IMPOSSIBLE_DATE'
+            end,
             case when {{ parse_bool('src.marketing_opt_in') }} is null then 'UNKNOWN_CODE' end
         ], x -> x is not null) as data_issues,
         {{ row_hash(['member_id', 'member_no', 'first_name', 'last_name', 'email', 'phone',
@@ -47,8 +61,10 @@ typed as (
         {{ lineage_columns() }}
     from src
 ),
+
 checked as (
-    select *,
+    select
+        *,
         case
             when member_id is null then 'MISSING_KEY'
             when updated_at is null or joined_at is null then 'INVALID_DATE'
@@ -56,4 +72,5 @@ checked as (
         end as _reject_reason
     from typed
 ),
+
 {{ classify_rows('checked', key='member_id', version='updated_at') }}

@@ -2,6 +2,7 @@
 with src as (
     select * from {{ source('raw_erp', 'products') }}
 ),
+
 typed as (
     select
         {{ clean_text('src.product_id') }} as product_id,
@@ -23,8 +24,10 @@ typed as (
     from src
     {{ fx_join('src.currency') }}
 ),
+
 checked as (
-    select * exclude (_unknown_currency, _unit_cost_parsed, _unit_price_parsed),
+    select
+        * exclude (_unknown_currency, _unit_cost_parsed, _unit_price_parsed),
         case
             when product_id is null then 'MISSING_KEY'
             when updated_at is null then 'INVALID_DATE'
@@ -35,4 +38,5 @@ checked as (
         end as _reject_reason
     from typed
 ),
+
 {{ classify_rows('checked', key='product_id', version='updated_at') }}

@@ -2,6 +2,7 @@
 with src as (
     select * from {{ source('raw_erp', 'returns') }}
 ),
+
 typed as (
     select
         {{ parse_int('src.return_id') }} as return_id,
@@ -9,7 +10,9 @@ typed as (
         {{ parse_int('src.order_line_id') }} as order_line_id,
         {{ clean_text('src.product_id') }} as product_id,
         {{ parse_int('src.quantity') }} as quantity,
-        round({{ parse_amount('src.refund_amount') }} * o.fx_rate, 2)::decimal(18, 2) as refund_amount,
+        round(
+            {{ parse_amount('src.refund_amount') }} * o.fx_rate, 2
+        )::decimal(18, 2) as refund_amount,
         {{ parse_local_ts('src.returned_at') }} as returned_at,
         upper({{ clean_text('src.reason_code') }}) as reason_code,
         {{ parse_local_ts('src.updated_at') }} as updated_at,
@@ -26,8 +29,10 @@ typed as (
     left join {{ ref('stg_erp__products') }} as p
         on p.product_id = {{ clean_text('src.product_id') }}
 ),
+
 checked as (
-    select * exclude (_order_known, _product_known, _refund_parsed),
+    select
+        * exclude (_order_known, _product_known, _refund_parsed),
         case
             when return_id is null then 'MISSING_KEY'
             when returned_at is null or updated_at is null then 'INVALID_DATE'
@@ -37,9 +42,12 @@ checked as (
             when _refund_parsed < 0 then 'NEGATIVE_AMOUNT'
             when not _product_known then 'UNKNOWN_PRODUCT'
             when not _order_known then 'UNKNOWN_ORDER'
-            when reason_code not in ('DAMAGED', 'WRONG_ITEM', 'NOT_AS_DESCRIBED', 'CHANGED_MIND',
-                                     'LATE') or reason_code is null then 'UNKNOWN_CODE'
+            when reason_code not in (
+                'DAMAGED', 'WRONG_ITEM', 'NOT_AS_DESCRIBED', 'CHANGED_MIND',
+                'LATE'
+            ) or reason_code is null then 'UNKNOWN_CODE'
         end as _reject_reason
     from typed
 ),
+
 {{ classify_rows('checked', key='return_id', version='updated_at') }}

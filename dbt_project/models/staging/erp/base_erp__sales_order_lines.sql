@@ -4,6 +4,7 @@
 with src as (
     select * from {{ source('raw_erp', 'sales_order_lines') }}
 ),
+
 typed as (
     select
         {{ parse_int('src.order_line_id') }} as order_line_id,
@@ -18,8 +19,10 @@ typed as (
         o.order_id is not null as _order_known,
         p.product_id is not null as _product_known,
         {{ parse_amount('src.unit_price') }} as _unit_price_parsed,
-        {{ clean_text('src.discount_amount') }} is not null
-            and {{ parse_amount('src.discount_amount') }} is null as _bad_discount,
+        (
+            {{ clean_text('src.discount_amount') }} is not null
+            and {{ parse_amount('src.discount_amount') }} is null
+        ) as _bad_discount,
         {{ row_hash(['order_line_id', 'order_id', 'line_no', 'product_id', 'quantity',
                      'unit_price', 'discount_amount', 'updated_at']) }} as _row_hash,
         {{ raw_row() }},
@@ -30,8 +33,10 @@ typed as (
     left join {{ ref('stg_erp__products') }} as p
         on p.product_id = {{ clean_text('src.product_id') }}
 ),
+
 checked as (
-    select * exclude (_order_known, _product_known, _unit_price_parsed, _bad_discount),
+    select
+        * exclude (_order_known, _product_known, _unit_price_parsed, _bad_discount),
         case
             when order_line_id is null then 'MISSING_KEY'
             when updated_at is null then 'INVALID_DATE'
@@ -45,4 +50,5 @@ checked as (
         end as _reject_reason
     from typed
 ),
+
 {{ classify_rows('checked', key='order_line_id', version='updated_at') }}

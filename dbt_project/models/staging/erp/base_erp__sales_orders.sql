@@ -2,6 +2,7 @@
 with src as (
     select * from {{ source('raw_erp', 'sales_orders') }}
 ),
+
 typed as (
     select
         {{ parse_int('src.order_id') }} as order_id,
@@ -17,8 +18,10 @@ typed as (
         {{ parse_local_ts('src.updated_at') }} as updated_at,
         fx.usd_per_unit is null as _unknown_currency,
         {{ parse_amount('src.order_total') }} as _order_total_parsed,
-        {{ clean_text('src.member_id') }} is not null
-            and {{ parse_int('src.member_id') }} is null as _bad_member,
+        (
+            {{ clean_text('src.member_id') }} is not null
+            and {{ parse_int('src.member_id') }} is null
+        ) as _bad_member,
         {{ row_hash(['order_id', 'member_id', 'store_id', 'channel', 'web_order_ref', 'order_ts',
                      'status', 'currency', 'order_total', 'updated_at']) }} as _row_hash,
         {{ raw_row() }},
@@ -26,12 +29,15 @@ typed as (
     from src
     {{ fx_join('src.currency') }}
 ),
+
 checked as (
-    select * exclude (_unknown_currency, _order_total_parsed, _bad_member),
+    select
+        * exclude (_unknown_currency, _order_total_parsed, _bad_member),
         case
             when order_id is null then 'MISSING_KEY'
             when ordered_at is null or updated_at is null then 'INVALID_DATE'
-            when ordered_at > _extracted_at + interval 1 day
+            when
+                ordered_at > _extracted_at + interval 1 day
                 or ordered_at < cast('{{ var("earliest_valid_order_date") }}' as timestamp)
                 then 'IMPOSSIBLE_DATE'
             when _order_total_parsed is null then 'UNPARSEABLE_AMOUNT'
@@ -43,4 +49,5 @@ checked as (
         end as _reject_reason
     from typed
 ),
+
 {{ classify_rows('checked', key='order_id', version='updated_at') }}

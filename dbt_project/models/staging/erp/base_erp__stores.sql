@@ -2,6 +2,7 @@
 with src as (
     select * from {{ source('raw_erp', 'stores') }}
 ),
+
 typed as (
     select
         upper({{ clean_text('src.store_id') }}) as store_id,
@@ -16,12 +17,15 @@ typed as (
         {{ lineage_columns() }}
     from src
 ),
+
 checked as (
-    select *,
+    select
+        *,
         case
             when store_id is null then 'MISSING_KEY'
             when updated_at is null then 'INVALID_DATE'
         end as _reject_reason
     from typed
 ),
+
 {{ classify_rows('checked', key='store_id', version='updated_at') }}

@@ -4,6 +4,7 @@
 with src as (
     select * from {{ source('raw_service', 'contacts') }}
 ),
+
 typed as (
     select
         {{ clean_text('src.contact_id') }} as contact_id,
@@ -13,10 +14,16 @@ typed as (
         {{ parse_local_ts('src.created_at') }} as created_at,
         {{ parse_local_ts('src.updated_at') }} as updated_at,
         list_filter([
-            case when {{ clean_text('src.email') }} is not null
-                  and {{ normalize_email('src.email') }} is null then 'INVALID_EMAIL' end,
-            case when {{ clean_text('src.phone') }} is not null
-                  and {{ normalize_phone('src.phone') }} is null then 'UNPARSEABLE_PHONE' end
+            case
+                when
+                    {{ clean_text('src.email') }} is not null
+                    and {{ normalize_email('src.email') }} is null then 'INVALID_EMAIL'
+            end,
+            case
+                when
+                    {{ clean_text('src.phone') }} is not null
+                    and {{ normalize_phone('src.phone') }} is null then 'UNPARSEABLE_PHONE'
+            end
         ], x -> x is not null) as data_issues,
         {{ row_hash(['contact_id', 'full_name', 'email', 'phone', 'created_at',
                      'updated_at']) }} as _row_hash,
@@ -24,12 +31,15 @@ typed as (
         {{ lineage_columns() }}
     from src
 ),
+
 checked as (
-    select *,
+    select
+        *,
         case
             when contact_id is null then 'MISSING_KEY'
             when created_at is null or updated_at is null then 'INVALID_DATE'
         end as _reject_reason
     from typed
 ),
+
 {{ classify_rows('checked', key='contact_id', version='updated_at') }}

@@ -2,6 +2,7 @@
 with src as (
     select * from {{ source('raw_service', 'surveys') }}
 ),
+
 typed as (
     select
         {{ clean_text('src.response_id') }} as response_id,
@@ -17,16 +18,20 @@ typed as (
         {{ lineage_columns() }}
     from src
 ),
+
 checked as (
-    select *,
+    select
+        *,
         case
             when response_id is null then 'MISSING_KEY'
             when responded_at is null then 'INVALID_DATE'
             when survey_type not in ('CSAT', 'NPS') or survey_type is null then 'UNKNOWN_CODE'
             when score is null then 'UNPARSEABLE_VALUE'
-            when (survey_type = 'CSAT' and score not between 1 and 5)
-              or (survey_type = 'NPS' and score not between 0 and 10) then 'OUT_OF_RANGE'
+            when
+                (survey_type = 'CSAT' and score not between 1 and 5)
+                or (survey_type = 'NPS' and score not between 0 and 10) then 'OUT_OF_RANGE'
         end as _reject_reason
     from typed
 ),
+
 {{ classify_rows('checked', key='response_id') }}

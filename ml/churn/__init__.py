@@ -1,0 +1,1 @@
+"""Churn: candidates, metrics, training with champion selection, refit policy, early warning."""

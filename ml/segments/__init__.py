@@ -1,0 +1,1 @@
+"""Customer segments: K-means clusters with readable labels."""

@@ -1,0 +1,1 @@
+"""What every model family uses: as-of features, typed settings, thread limits, the model store."""

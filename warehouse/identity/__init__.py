@@ -1,1 +1,0 @@
-"""Scoring identity resolution against the simulator's ground truth."""
