@@ -299,6 +299,18 @@ SERVICE_DESK_TABLES = (
 
 SOURCE_TABLES: tuple[SourceTable, ...] = ERP_TABLES + ECOMMERCE_TABLES + SERVICE_DESK_TABLES
 
+# The ids a source system knows a person by, under these names in any of its tables (the
+# members, accounts and contacts themselves and every table referring to them). They are
+# personal data: the BI tier carries them only as pseudonyms, and warehouse/publish.py refuses
+# a publication holding one.
+PERSON_ID_COLUMNS = ("member_id", "member_no", "loyalty_member_no", "customer_id", "contact_id")
+# (system, table, id columns): the tables that list every person a source knows.
+PERSON_TABLES = (
+    ("erp", "members", ("member_id", "member_no")),
+    ("ecommerce", "customers", ("customer_id",)),
+    ("service_desk", "contacts", ("contact_id",)),
+)
+
 
 def source_table(system: str, name: str) -> SourceTable:
     for t in SOURCE_TABLES:

@@ -8,16 +8,25 @@
   run's overall score and the change, so the trend across runs is one query away.
 * ``quality.rejected_rows``: quarantined rows from the dbt staging ``*_rejected`` tables with
   their reason codes and lineage, never their personal data.
+
+These tables are published to BI (``warehouse/publish.py``), so a person's source id (member,
+account or contact id, ``contracts.sources.PERSON_ID_COLUMNS``) appears in them only as its
+pseudonym, the value the marts carry (``dim_customer.*_id_hashes``): in the failing record
+keys as ``<column>_hash``, and as the rejected row's ``record_id``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 import duckdb
 
+from contracts.sources import PERSON_ID_COLUMNS
+from expectations.outcome import MAX_FAILING_KEYS, Outcome
 from expectations.runner import SuiteRun
+from warehouse.pii.crypto import pseudonymize, pseudonymize_sql
 
 SOURCE_OF_SCHEMA = {"raw_erp": "erp", "raw_ecommerce": "ecommerce", "raw_service": "service_desk"}
 
@@ -108,7 +117,7 @@ def write_suite_run(con: duckdb.DuckDBPyConnection, run: SuiteRun, asset_key: st
         (run.run_id, asset_key, source, suite.table, suite.name, o.spec.id, o.spec.type,
          o.expectation_text, o.spec.column, o.spec.dimension, o.spec.severity, o.success,
          o.observed_value, o.element_count, o.unexpected_count, o.unexpected_percent,
-         o.failing_keys_json(), o.details or None, o.report_path, now)
+         published_keys_json(o), o.details or None, o.report_path, now)
         for o in run.outcomes
     ]
     con.execute("begin transaction")
@@ -147,12 +156,27 @@ def rejected_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [n for n in names if _REJECTED.match(n)]
 
 
+def published_keys_json(outcome: Outcome) -> str:
+    """The failing record keys as ``quality.check_results`` keeps them: a person's source id
+    replaced by its pseudonym under ``<column>_hash`` (the other key columns, e.g. the source
+    object and row number, still locate the raw row)."""
+    keys = outcome.failing_record_keys[:MAX_FAILING_KEYS]
+    if any(isinstance(row, dict) and set(row) & set(PERSON_ID_COLUMNS) for row in keys):
+        keys = [{(f"{k}_hash" if k in PERSON_ID_COLUMNS else k):
+                 (pseudonymize(str(v).strip()) if k in PERSON_ID_COLUMNS and v is not None
+                  else v)
+                 for k, v in row.items()} if isinstance(row, dict) else row
+                for row in keys]
+    return json.dumps(keys, default=str)
+
+
 def build_rejected_rows(con: duckdb.DuckDBPyConnection) -> int:
     """(Re)build ``quality.rejected_rows`` from every staging ``*_rejected`` table.
 
     Each row keeps the rejecting table, source and entity, the reason code, the lineage that
     locates the raw row (object, row number, batch) and the record id when the table has one
-    (the first column ending in ``_id``); personal data never leaves staging.
+    (the first column ending in ``_id``; a person's source id as its pseudonym); personal data
+    never leaves staging.
     """
     ensure_quality_schema(con)
     parts = []
@@ -169,6 +193,8 @@ def build_rejected_rows(con: duckdb.DuckDBPyConnection) -> int:
         lineage = [f'"{c}"::varchar as {c}' if c in cols else f"null::varchar as {c}"
                    for c in _LINEAGE]
         rid = f'"{record_id}"::varchar' if record_id else "null::varchar"
+        if record_id in PERSON_ID_COLUMNS:
+            rid = pseudonymize_sql(f"trim({rid})")
         parts.append(
             f"select '{table}' as rejected_table, '{m['source']}' as source, "
             f"'{m['entity']}' as entity, \"{reason}\"::varchar as reason, {rid} as record_id, "

@@ -16,6 +16,7 @@ settings from ``ctx.obj`` (:func:`resolved_settings`), not from the product's mo
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -147,17 +148,65 @@ def _follow_progress(instance, tag_value: str, done: threading.Event) -> None:
         done.wait(1.0)
 
 
+def _run_id_for(instance, invocation: str) -> str | None:
+    """The id of the run this invocation started (tag ``crmw/cli-invocation``), once it
+    exists."""
+    from dagster import RunsFilter
+
+    runs = instance.get_runs(RunsFilter(tags={"crmw/cli-invocation": invocation}), limit=1)
+    return runs[0].run_id if runs else None
+
+
+def _recover_before_run(instance) -> None:
+    """Recover runs whose process died (``orchestration.recovery``), one line each, and say
+    who holds the warehouse pool if a live run does (this run will wait for it)."""
+    from orchestration.recovery import pool_states, recover_stale_runs, runs_in_progress
+
+    recover_stale_runs(instance, by="crm-warehouse run", log=lambda line: click.echo(f"  {line}"))
+    alive = {s.run.run_id: s for s in runs_in_progress(instance)}
+    for pool in pool_states(instance):
+        for entry in pool.entries:
+            if entry.holds_slot and entry.run_id in alive:
+                state = alive[entry.run_id]
+                click.echo(f"  waiting for pool {pool.pool}: its slot is held by run "
+                           f"{entry.run_id} (step {entry.step_key}, "
+                           f"{state.process.describe()}); Ctrl-C stops waiting")
+
+
+def _on_sigterm(signum, _frame) -> None:
+    """SIGTERM outside the run (Dagster handles it inside): stop like Ctrl-C."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 @main.command()
 @click.option("--quiet", is_flag=True, help="No per-step progress lines.")
 def run(quiet: bool) -> None:
-    """Materialize every asset through Dagster (job build_everything) and print a summary."""
+    """Materialize every asset through Dagster (job build_everything) and print a summary.
+
+    First recovers runs whose process died (marked failed, pool slots freed, leftover dbt
+    processes ended). Ctrl-C or SIGTERM stops the run, also while it waits for the pool:
+    the run is marked canceled or failed, its slots freed, exit code 130 or 143."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        _run(quiet)
+    except KeyboardInterrupt as exc:  # outside the run (those during it are handled in _run)
+        name = "SIGTERM" if "SIGTERM" in exc.args else "SIGINT"
+        click.echo(f"crm-warehouse run: {name} received outside the run; stopped.", err=True)
+        sys.exit(143 if name == "SIGTERM" else 130)
+
+
+def _run(quiet: bool) -> None:
     s = _prepare_instance()
     from dagster import DagsterInstance, execute_job, reconstructable
+
+    from orchestration.interrupts import EXIT_CODES, InterruptWatcher, stop_interrupted_run
+    from orchestration.recovery import process_tags
 
     invocation = uuid.uuid4().hex
     click.echo(f"Running job build_everything (Dagster home {os.environ['DAGSTER_HOME']})")
     started = time.monotonic()
     with DagsterInstance.get() as instance:
+        _recover_before_run(instance)
         done = threading.Event()
         follower = None
         if not quiet:
@@ -165,21 +214,62 @@ def run(quiet: bool) -> None:
                 target=_follow_progress, args=(instance, invocation, done), daemon=True
             )
             follower.start()
-        result = execute_job(
-            reconstructable(build_everything_job),
-            instance=instance,
-            tags={"crmw/cli-invocation": invocation},
-            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
-        )
-        done.set()
-        if follower:
-            follower.join(timeout=10)
-        run_id = result.run_id
+        watcher = InterruptWatcher(instance, lambda: _run_id_for(instance, invocation),
+                                   lambda line: click.echo(line, err=True))
+        watcher.start()
+        result, interrupted = None, None
+        try:
+            result = execute_job(
+                reconstructable(build_everything_job),
+                instance=instance,
+                tags={"crmw/cli-invocation": invocation, **process_tags()},
+                run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            )
+        except KeyboardInterrupt:
+            interrupted = watcher.received or signal.SIGINT
+        finally:
+            done.set()
+            watcher.close()
+            if follower:
+                follower.join(timeout=10)
+        run_id = _run_id_for(instance, invocation)
+        if interrupted is None and watcher.received is not None and not result.success:
+            interrupted = watcher.received  # a step raised it; Dagster failed the run
+        if interrupted is not None:
+            click.echo(stop_interrupted_run(instance, run_id, interrupted, "during the run"),
+                       err=True)
+            sys.exit(EXIT_CODES.get(interrupted, 130))
+        if run_id:  # every step ran in this process and has ended: nothing may hold a slot
+            instance.event_log_storage.free_concurrency_slots_for_run(run_id)
     elapsed = time.monotonic() - started
     from orchestration.summary import summary_text
 
-    click.echo(summary_text(s, run_id=run_id, success=result.success, seconds=elapsed))
+    click.echo(summary_text(s, run_id=result.run_id, success=result.success, seconds=elapsed))
     if not result.success:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--recover", is_flag=True,
+              help="Recover the runs whose process is gone (and free their pool slots) now.")
+def status(recover: bool) -> None:
+    """Runs in progress (with their process, alive or gone), pool slots and who holds them,
+    runs recovered; exits 1 if something is wedged (a dead run, a slot nobody will free)."""
+    _prepare_instance()
+    from dagster import DagsterInstance
+
+    from orchestration.recovery import recover_stale_runs, status_report
+
+    click.echo(f"Dagster home: {os.environ['DAGSTER_HOME']}")
+    with DagsterInstance.get() as instance:
+        if recover:
+            done = recover_stale_runs(instance, by="crm-warehouse status --recover",
+                                      log=click.echo)
+            if not done:
+                click.echo("nothing to recover")
+        report = status_report(instance)
+    click.echo(report.text())
+    if report.wedged:
         sys.exit(1)
 
 
@@ -207,12 +297,21 @@ def quality() -> None:
 @main.command()
 @click.option("--customer", required=True, help="customer_key or e-mail of the person")
 def forget(customer: str) -> None:
-    """Erase a person from every warehouse file (right to erasure), audited without PII."""
+    """Erase a person from every warehouse file (right to erasure), audited without PII.
+
+    Exit codes: 0 erased (or erased before) and verified clean; 1 something of the person was
+    found afterwards (listed); 2 nobody to erase (unknown customer, no build database).
+    """
     _export_settings()
+    from warehouse.pii.erasure import SubjectNotFound
     from warehouse.pii.erasure import forget as erase
     from warehouse.report_builder.build import build_report
 
-    result = erase(customer, rebuild_report=build_report)
+    try:
+        result = erase(customer, rebuild_report=build_report)
+    except (SubjectNotFound, FileNotFoundError) as exc:
+        click.echo(f"crm-warehouse forget: {exc.args[0] if exc.args else exc}", err=True)
+        sys.exit(2)
     click.echo(result.summary())
     if not result.clean:
         sys.exit(1)

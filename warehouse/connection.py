@@ -15,12 +15,13 @@ import glob
 import importlib
 import os
 import shutil
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import duckdb
 
 from warehouse.config import duckdb_memory_limit, settings
+from warehouse.filemodes import make_shared_dir, private_umask, secure_database
 
 # wheel module -> canonical DuckDB extension name
 _EXTENSION_WHEELS = {
@@ -60,15 +61,25 @@ def connect(path: str | Path | None = None, *, read_only: bool = False,
             extensions: tuple[str, ...] = ()) -> duckdb.DuckDBPyConnection:
     """Open a DuckDB database (default: the build warehouse) with offline extensions loaded
     and DuckDB's memory capped (``CRMW_DUCKDB_MEMORY_LIMIT``): larger sorts, joins and
-    aggregations spill to ``<database>.tmp`` beside the file instead of growing the process."""
+    aggregations spill to ``<database>.tmp`` beside the file instead of growing the process.
+
+    A database opened for writing is private (``warehouse.filemodes``): created under umask
+    077 and set to 0600 with its WAL (an existing world-readable file is fixed here). Its WAL
+    comes again after every checkpoint: long writers hold ``private_umask()`` themselves (the
+    Dagster warehouse resource does, for every step)."""
     path = Path(path) if path else settings().warehouse_path
     if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_shared_dir(path.parent)  # the data folder: it holds the publication too
     config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
               "memory_limit": duckdb_memory_limit()}
     if extensions:
         config["extension_directory"] = str(extension_directory())
-    con = duckdb.connect(str(path), read_only=read_only, config=config)
+    if read_only or str(path) == ":memory:":
+        con = duckdb.connect(str(path), read_only=read_only, config=config)
+    else:
+        with private_umask():
+            con = duckdb.connect(str(path), read_only=read_only, config=config)
+        secure_database(path)
     for name in extensions:
         if name not in _EXTENSION_WHEELS:
             raise ValueError(f"unknown extension {name!r}; known: {sorted(_EXTENSION_WHEELS)}")
@@ -89,9 +100,11 @@ def scratch(temp_directory: Path) -> duckdb.DuckDBPyConnection:
 
 @contextmanager
 def warehouse(read_only: bool = False, extensions: tuple[str, ...] = ()):
-    """Context manager around :func:`connect` for the build warehouse."""
-    con = connect(read_only=read_only, extensions=extensions)
-    try:
-        yield con
-    finally:
-        con.close()
+    """Context manager around :func:`connect` for the build warehouse; a writer holds the
+    private umask while it is open, so the WAL DuckDB creates is 0600 too."""
+    with nullcontext() if read_only else private_umask():
+        con = connect(read_only=read_only, extensions=extensions)
+        try:
+            yield con
+        finally:
+            con.close()

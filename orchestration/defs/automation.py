@@ -4,6 +4,10 @@ The business asks for data no more than 10 minutes old: the export sensor looks 
 export files every 30 seconds and starts a run within a minute of a file landing. Every
 extraction is incremental (new files, ERP rows past the cursor), so a run of the whole graph
 after a new file loads only that file and rebuilds downstream models from it.
+
+The sensor (every tick) and the schedule (every evaluation) first recover runs whose process
+died (``orchestration/recovery.py``), so a run killed by ``kill -9``, the OOM killer or a
+reboot does not wedge the nightly build and the deliveries after it.
 """
 
 from __future__ import annotations
@@ -27,13 +31,30 @@ build_everything = dg.define_asset_job(
     tags=WAREHOUSE_RUN_TAG,
 )
 
-nightly_build = dg.ScheduleDefinition(
+
+def _recover(context, by: str) -> None:
+    """Recover runs whose process died before asking for a new one (``orchestration/
+    recovery.py``): a dead run would hold the warehouse pool, and in the daemon it also holds
+    the run queue, so the requested run would never start. Never fails the tick."""
+    from orchestration.recovery import recover_quietly
+
+    try:
+        instance = context.instance
+    except Exception:  # a test context built without an instance
+        return
+    recover_quietly(instance, by=by, log=context.log.warning, warn=context.log.warning)
+
+
+@dg.schedule(
     name="nightly_build",
     job=build_everything,
     cron_schedule="0 2 * * *",
     execution_timezone="UTC",
     description="The nightly build: picks up the ERP's changes of the day and all new exports.",
 )
+def nightly_build(context: dg.ScheduleEvaluationContext):
+    _recover(context, "schedule nightly_build")
+    return dg.RunRequest()
 
 
 def export_files() -> list[Path]:
@@ -60,6 +81,7 @@ def newest_mtime_ns(files: list[Path]) -> int:
     ),
 )
 def new_export_files(context: dg.SensorEvaluationContext):
+    _recover(context, "sensor new_export_files")
     files = export_files()
     newest = newest_mtime_ns(files)
     state = json.loads(context.cursor) if context.cursor else None

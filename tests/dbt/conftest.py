@@ -21,3 +21,11 @@ def built_warehouse(tmp_path_factory) -> BuiltWarehouse:
         run_dbt(["build"], warehouse_path, target_path)
     run_results = json.loads((target_path / "run_results.json").read_text())
     return BuiltWarehouse(root, sources_dir, warehouse_path, target_path, run_results)
+
+
+def pytest_collection_modifyitems(items):
+    """Every test here builds or reads a dbt project built from a simulated world (about a
+    minute before the first test): they belong to the slow tier, not to `make test-fast`."""
+    for item in items:
+        if "/tests/dbt/" in str(item.path):
+            item.add_marker(pytest.mark.slow)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import collections
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -24,7 +23,8 @@ from contracts.sources import SOURCE_TABLES
 
 pytestmark = pytest.mark.slow
 
-CUSTOMERS = "400"
+# The world (simulated sources + the first `crm-warehouse run`) is built once per session in
+# conftest.py; test_crash_recovery.py runs on it too.
 
 
 def _cli(env: dict, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
@@ -73,25 +73,6 @@ def _max_updated_at(warehouse: Path) -> dict[str, str]:
                 .fetchone()[0] for t in SOURCE_TABLES if t.system == "erp"}
     finally:
         con.close()
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("e2e")
-    env = dict(os.environ)
-    env.update(
-        CRMW_SOURCES_DIR=str(root / "sources"),
-        CRMW_WAREHOUSE_PATH=str(root / "warehouse" / "warehouse.duckdb"),
-        DAGSTER_HOME=str(root / "dagster_home"),
-        CRMW_PII_KEY_FILE=str(root / "keys" / "pii.key"),
-        CRMW_PSEUDONYM_KEY_FILE=str(root / "keys" / "pseudonym.key"),
-    )
-    env.pop("CRMW_ERP_URL", None)
-    _cli(env, "simulate", "--customers", CUSTOMERS, "--quiet")
-    first = _cli(env, "run")
-    return {"root": root, "env": env, "first_run": first,
-            "warehouse": Path(env["CRMW_WAREHOUSE_PATH"]),
-            "sources": Path(env["CRMW_SOURCES_DIR"])}
 
 
 def test_every_raw_table_holds_exactly_what_the_sources_delivered(world):

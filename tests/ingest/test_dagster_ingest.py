@@ -50,16 +50,20 @@ def test_one_asset_per_source_table_with_contract_keys():
         frozenset({"duckdb", "sqlite"}), frozenset({"duckdb", "json"}),
         frozenset({"duckdb", "csv"})}
     assert {a.op.pool for a in ingest_assets} == {"duckdb_warehouse"}
-    checks = {c.asset_key for a in ingest_assets for c in a.check_specs}
-    assert checks == {k for k in specs if k.path[0] != "raw_erp"}
+    checks = {(c.asset_key, c.name) for a in ingest_assets for c in a.check_specs}
+    assert checks == {(k, name) for k in specs if k.path[0] != "raw_erp"
+                      for name in ("no_quarantined_lines", "no_empty_files")}
 
 
+@pytest.mark.slow
 def test_materialize_all_records_metadata_and_quarantine_check(env, tmp_path):
     write_sources(env, tmp_path)
     events = source_table("ecommerce", "events")
     src.write_jsonl(src.export_path(env.ecommerce_dir, events, DAY, suffix="late"),
                     src.export_records(events, 2, DAY, start=100),
                     extra_lines={2: "{not json"})
+    tickets = source_table("service_desk", "tickets")
+    src.export_path(env.service_desk_dir, tickets, DAY, suffix="partial").write_bytes(b"")
     resources = {"warehouse": WarehouseResource(database=str(env.warehouse_path))}
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize(ingest_assets, resources=resources, instance=instance)
@@ -75,11 +79,18 @@ def test_materialize_all_records_metadata_and_quarantine_check(env, tmp_path):
         assert members["cursor"].value == "2024-03-01 09:30:00"
         assert members["rows_read"].value == 3 and members["duration_seconds"].value > 0
 
-        checks = {c.asset_key: c for c in result.get_asset_check_evaluations()}
-        failed = checks[dg.AssetKey(["raw_ecommerce", "events"])]
+        checks = {(c.asset_key.path[-1], c.check_name): c
+                  for c in result.get_asset_check_evaluations()}
+        failed = checks["events", "no_quarantined_lines"]
         assert not failed.passed and failed.severity == dg.AssetCheckSeverity.WARN
         assert "events/events_2024-03-01_late.jsonl.gz:2" in failed.description
-        assert checks[dg.AssetKey(["raw_service", "tickets"])].passed
+        assert checks["tickets", "no_quarantined_lines"].passed
+        # a zero-byte file is loaded as empty and named by a WARN check, not taken as data
+        empty = checks["tickets", "no_empty_files"]
+        assert not empty.passed and empty.severity == dg.AssetCheckSeverity.WARN
+        assert "tickets/tickets_2024-03-01_partial.csv" in empty.description
+        assert checks["events", "no_empty_files"].passed
+        assert mats[dg.AssetKey(["raw_service", "tickets"])]["files_empty"].value == 1
 
         again = dg.materialize(ingest_assets, resources=resources, instance=instance)
         assert again.success

@@ -185,6 +185,7 @@ def test_same_bytes_twice_in_one_batch_loads_once(env, chunking):
         (rel(contacts, DAYS[0], "_resent.csv"), rel(contacts, DAYS[0], ".csv"))]
 
 
+@pytest.mark.slow
 def test_row_numbers_follow_file_order_across_many_files(env):
     """One read of many files: every row keeps its file and its position in that file."""
     events = source_table("ecommerce", "events")

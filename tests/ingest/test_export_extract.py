@@ -156,6 +156,7 @@ def test_corrupt_gzip_fails_the_whole_batch_naming_the_file(env):
     assert extract(sessions).rows_loaded == 3  # fixed delivery: loads on re-run
 
 
+@pytest.mark.slow
 def test_bulk_reader_row_numbers_follow_file_order(env):
     """DuckDB's readers run in parallel; _source_row_number must still be the file order."""
     events = source_table("ecommerce", "events")
@@ -207,3 +208,83 @@ def test_clean_files_use_duckdb_bulk_readers_and_both_paths_agree(env):
     assert bulk.parser == "duckdb" and bulk.rows_read == 50
     fallback = csvfile._parse_python(csv_path, "tickets.csv", csvfile.read_header(csv_path, "x"))
     assert bulk.rows.equals(fallback.rows)
+
+
+def test_empty_files_are_recorded_empty_and_never_pass_for_a_duplicate(env):
+    """Zero-byte, empty-gzip and header-only files load no row and are marked empty in
+    raw_meta.loaded_files (and the batch names them for the WARN check); two blank files of
+    different days are two empty deliveries, not one file and a re-delivery; a re-run records
+    nothing twice, and a complete file delivered later loads."""
+    events = source_table("ecommerce", "events")
+    tickets = source_table("service_desk", "tickets")
+    zero = src.export_path(env.ecommerce_dir, events, DAY1)
+    zero.write_bytes(b"")
+    empty_gzip = src.export_path(env.ecommerce_dir, events, DAY2)
+    empty_gzip.write_bytes(gzip.compress(b"", mtime=0))
+    blank_lines = src.export_path(env.ecommerce_dir, events, DAY2, suffix="blank")
+    blank_lines.write_bytes(gzip.compress(b"\n \n", mtime=0))
+    zero_again = src.export_path(env.ecommerce_dir, events, DAY2, suffix="zero")
+    zero_again.write_bytes(b"")  # the same (no) bytes as the first: not a duplicate
+    src.write_jsonl(src.export_path(env.ecommerce_dir, events, DAY2, suffix="real"),
+                    src.export_records(events, 2, DAY2))
+    header_only = src.export_path(env.service_desk_dir, tickets, DAY1)
+    src.write_csv(header_only, [], header=[c.name for c in tickets.columns])
+    zero_csv = src.export_path(env.service_desk_dir, tickets, DAY2)
+    zero_csv.write_bytes(b"")
+
+    result = extract(events)
+    rel = lambda p, root: p.relative_to(root).as_posix()  # noqa: E731
+    expected_empty = sorted(rel(p, env.ecommerce_dir)
+                            for p in (zero, empty_gzip, blank_lines, zero_again))
+    assert (result.rows_loaded, result.files_skipped) == (2, [])
+    assert sorted(result.files_empty) == expected_empty
+    assert len(result.files_loaded) == 5
+    result = extract(tickets)
+    assert sorted(result.files_empty) == sorted(
+        rel(p, env.service_desk_dir) for p in (header_only, zero_csv))
+    rows = query("""SELECT file_path, file_bytes, rows_read, is_empty FROM raw_meta.loaded_files
+                    ORDER BY file_path""")
+    assert [(r[0], r[3]) for r in rows] == [
+        ("events/events_2024-03-01.jsonl.gz", True), ("events/events_2024-03-02.jsonl.gz", True),
+        ("events/events_2024-03-02_blank.jsonl.gz", True),
+        ("events/events_2024-03-02_real.jsonl.gz", False),
+        ("events/events_2024-03-02_zero.jsonl.gz", True),
+        ("tickets/tickets_2024-03-01.csv", True), ("tickets/tickets_2024-03-02.csv", True)]
+    assert all(r[2] == 0 for r in rows if r[3]) and rows[0][1] == 0
+    assert query("SELECT count(*) FROM raw_meta.skipped_files") == [(0,)]
+
+    again = extract(events)  # nothing new: the blank files are known by name and bytes
+    assert (again.files_loaded, again.files_empty, again.files_skipped) == ([], [], [])
+    src.write_jsonl(zero, src.export_records(events, 3, DAY1, start=10))  # the full transfer
+    redelivered = extract(events)
+    assert (redelivered.rows_loaded, redelivered.files_empty) == (3, [])
+    assert query("""SELECT count(*), count(*) FILTER (WHERE is_empty) FROM raw_meta.loaded_files
+                    WHERE source_table = 'events'""") == [(6, 4)]
+
+
+def test_loaded_files_of_an_older_warehouse_get_the_empty_flag(env):
+    """A warehouse whose raw_meta.loaded_files predates is_empty gets the column, its empty
+    files marked, at the next extraction."""
+    import duckdb
+
+    env.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(env.warehouse_path)) as con:
+        con.execute("CREATE SCHEMA raw_meta")
+        con.execute("""CREATE TABLE raw_meta.loaded_files (sha256 VARCHAR NOT NULL,
+            source_system VARCHAR NOT NULL, source_table VARCHAR NOT NULL,
+            file_path VARCHAR NOT NULL, file_bytes BIGINT NOT NULL, rows_read BIGINT NOT NULL,
+            rows_loaded BIGINT NOT NULL, rows_quarantined BIGINT NOT NULL,
+            batch_id VARCHAR NOT NULL, loaded_at TIMESTAMP NOT NULL)""")
+        con.execute("""INSERT INTO raw_meta.loaded_files VALUES
+            ('e3b0', 'service_desk', 'surveys', 'surveys/surveys_2024-02-01.csv', 0, 0, 0, 0,
+             'b0', '2024-02-01'),
+            ('abcd', 'service_desk', 'surveys', 'surveys/surveys_2024-02-02.csv', 90, 1, 1, 0,
+             'b0', '2024-02-02')""")
+    surveys = source_table("service_desk", "surveys")
+    src.write_csv(src.export_path(env.service_desk_dir, surveys, DAY1),
+                  src.export_records(surveys, 2, DAY1))
+    assert extract(surveys).rows_loaded == 2
+    assert query("""SELECT file_path, is_empty FROM raw_meta.loaded_files
+                    ORDER BY file_path""") == [
+        ("surveys/surveys_2024-02-01.csv", True), ("surveys/surveys_2024-02-02.csv", False),
+        ("surveys/surveys_2024-03-01.csv", False)]

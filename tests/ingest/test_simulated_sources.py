@@ -12,6 +12,7 @@ simulator_world = pytest.importorskip("simulator.world", reason="simulator not a
 simulator_config = pytest.importorskip("simulator.config", reason="simulator not available")
 
 
+@pytest.mark.slow
 def test_simulated_sources_load_completely_and_once(env):
     cfg = simulator_config.SimConfig(customers=300, out_dir=env.sources_dir, history_days=60,
                                       verbose=False)

@@ -4,9 +4,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from warehouse.config import REPO_ROOT
 
 
+@pytest.mark.slow
 def test_dagster_definitions_validate(tmp_path):
     env = dict(os.environ, DAGSTER_HOME=str(tmp_path),
                CRMW_WAREHOUSE_PATH=str(tmp_path / "w.duckdb"))
@@ -35,6 +38,7 @@ def test_every_asset_has_a_description_owner_and_group():
     assert not missing, "\n".join(missing)
 
 
+@pytest.mark.slow
 def test_dg_check_defs_passes_from_the_repository_root(tmp_path):
     """``dg check defs`` (dagster-dg-cli, configured by ``[tool.dg]`` in pyproject.toml) loads
     ``orchestration.definitions:defs`` in a code server and validates every definition, as

@@ -9,6 +9,7 @@ import sys
 import textwrap
 
 import dagster as dg
+import pytest
 import yaml
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
@@ -60,6 +61,7 @@ def test_a_user_chosen_storage_is_left_alone(tmp_path):
     assert config["storage"] == {"sqlite": {"base_dir": str(home)}}
 
 
+@pytest.mark.slow
 def test_processes_writing_one_home_at_once(tmp_path):
     """Two processes materialize into the same Dagster home concurrently (the CLI run and the
     UI or the daemon do this): both runs and all their events are stored."""

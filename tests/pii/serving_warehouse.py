@@ -2,8 +2,9 @@
 
 Raw tables hold text as delivered with lineage columns; staging keeps ``_raw_record`` JSON;
 intermediate has ``int_customer_records`` and ``int_customer_identity_map``; snapshots keep
-member history; marts/ml/quality carry only pseudonymized and masked values (made with the
-real ``warehouse.pii.crypto`` functions). Every person exists in all three source systems.
+member history; marts/ml/quality carry only pseudonymized and masked values, source ids
+included (made with the real ``warehouse.pii.crypto`` functions). Every person exists in all
+three source systems.
 One person, :data:`TARGET`, has names found nowhere else, so byte searches for them are exact.
 """
 
@@ -167,11 +168,12 @@ def build(path: Path, population: list[Person] | None = None, key: bytes | None 
     for p in population:
         rows.append([p.customer_key, pseudonymize(p.email, key), mask_email(p.email),
                      pseudonymize(p.phone_e164, key), mask_phone(p.phone_e164), p.opted_in,
-                     "US", [p.member_id], [p.customer_id], [p.contact_id]])
+                     "US", [pseudonymize(p.member_id, key)], [pseudonymize(p.customer_id, key)],
+                     [pseudonymize(p.contact_id, key)]])
     con.execute("create table marts.dim_customer (customer_key varchar, email_hash varchar, "
                 "email_masked varchar, phone_hash varchar, phone_masked varchar, "
-                "marketing_opt_in boolean, home_country varchar, erp_member_ids varchar[], "
-                "ecommerce_customer_ids varchar[], service_contact_ids varchar[])")
+                "marketing_opt_in boolean, home_country varchar, erp_member_id_hashes varchar[], "
+                "ecommerce_customer_id_hashes varchar[], service_contact_id_hashes varchar[])")
     con.executemany("insert into marts.dim_customer values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     con.execute("""create table marts.fct_orders as
         select 'erp-' || o.order_id as order_key, m.customer_key, 'erp' as order_source,

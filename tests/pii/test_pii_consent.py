@@ -61,3 +61,24 @@ def test_missing_dim_customer_is_named(pii_env):
     with pytest.raises(LookupError, match="marts.dim_customer"):
         build_contact_lists(con)
     con.close()
+
+
+def test_rerun_after_midnight_on_the_same_data_does_not_double_the_history(con):
+    """A run that crashed after building the lists is re-run the next day on the same data:
+    the list is the one for that as-of date, replaced, not issued twice."""
+    con.execute("""create or replace table ml.churn_alerts as
+        select customer_key, 'R1' as rule_id, churn_probability,
+               date '2026-06-30' as as_of_date from ml.churn_scores""")
+    day = dt.date(2026, 7, 1)
+    first = build_contact_lists(con, list_date=day, cap=2)
+    again = build_contact_lists(con, list_date=day + dt.timedelta(days=1), cap=2)
+    assert again.contacts == first.contacts > 0 and again.capped == 0
+    history = "select count(*), count(distinct customer_key) from outreach.contact_history"
+    assert con.execute(history).fetchone() == (first.contacts, first.contacts)
+    assert con.execute("select distinct as_of_date from outreach.contact_history"
+                       ).fetchall() == [(dt.date(2026, 6, 30),)]
+    # New data (a later as-of date) is a new list, counted by the cap.
+    con.execute("update ml.churn_alerts set as_of_date = date '2026-07-07'")
+    later = build_contact_lists(con, list_date=day + dt.timedelta(days=7), cap=2)
+    assert later.contacts == first.contacts
+    assert con.execute(history).fetchone() == (2 * first.contacts, first.contacts)

@@ -151,6 +151,7 @@ def test_same_chunk_size_same_bytes_other_chunk_size_differs(worlds, tmp_path, m
         source_hashes(worlds["chunked"])["_truth/persons.parquet"]
 
 
+@pytest.mark.slow
 def test_continue_days_fills_the_last_chunk_and_opens_new_ones(worlds, tmp_path, monkeypatch):
     import shutil
 

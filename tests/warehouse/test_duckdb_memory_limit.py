@@ -44,6 +44,7 @@ def test_a_value_that_is_not_a_size_names_the_variable(monkeypatch, bad):
         duckdb_memory_limit()
 
 
+@pytest.mark.slow
 def test_dbt_connections_are_capped_by_the_same_setting(tmp_path):
     env = {**os.environ, "CRMW_WAREHOUSE_PATH": str(tmp_path / "warehouse.duckdb"),
            "CRMW_DUCKDB_MEMORY_LIMIT": "640MB"}

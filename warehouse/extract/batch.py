@@ -35,6 +35,7 @@ class BatchResult:
     rows_loaded: int = 0
     files_loaded: list[str] = field(default_factory=list)
     files_skipped: list[str] = field(default_factory=list)  # duplicate deliveries found now
+    files_empty: list[str] = field(default_factory=list)  # loaded files with no record
     quarantined: list[QuarantinedLine] = field(default_factory=list)
     added_columns: list[str] = field(default_factory=list)
     cursor_value: str | None = None

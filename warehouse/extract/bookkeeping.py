@@ -39,8 +39,12 @@ _DDL = (
         rows_loaded BIGINT NOT NULL,
         rows_quarantined BIGINT NOT NULL,
         batch_id VARCHAR NOT NULL,
-        loaded_at TIMESTAMP NOT NULL
+        loaded_at TIMESTAMP NOT NULL,
+        is_empty BOOLEAN                     -- delivered no record (0 bytes, empty gzip, ...)
     )""",
+    # warehouses created before is_empty existed: add it, and mark their empty files
+    f"ALTER TABLE {META_SCHEMA}.loaded_files ADD COLUMN IF NOT EXISTS is_empty BOOLEAN",
+    f"UPDATE {META_SCHEMA}.loaded_files SET is_empty = rows_read = 0 WHERE is_empty IS NULL",
     f"""CREATE TABLE IF NOT EXISTS {META_SCHEMA}.skipped_files (
         sha256 VARCHAR NOT NULL,
         source_system VARCHAR NOT NULL,
@@ -101,6 +105,17 @@ def loaded_file_paths_by_sha(con, system: str, table: str) -> dict[str, str]:
         [system, table],
     ).fetchall()
     return dict(rows)
+
+
+def empty_file_keys(con, system: str, table: str) -> set[tuple[str, str]]:
+    """(sha256, path) of the empty files loaded: a blank file is known by name and bytes,
+    since all blank files share their bytes (see warehouse/extract/files.py)."""
+    rows = con.execute(
+        f"""SELECT sha256, file_path FROM {META_SCHEMA}.loaded_files
+            WHERE source_system = ? AND source_table = ? AND is_empty""",
+        [system, table],
+    ).fetchall()
+    return {(sha, path) for sha, path in rows}
 
 
 def skipped_file_keys(con, system: str, table: str) -> set[tuple[str, str]]:

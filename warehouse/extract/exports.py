@@ -74,9 +74,14 @@ class FileResult:
 def extract_export_table(con: duckdb.DuckDBPyConnection, table: SourceTable, export_dir: Path,
                          batch: BatchResult) -> None:
     loaded = bookkeeping.loaded_file_paths_by_sha(con, table.system, table.name)
+    loaded_empty = bookkeeping.empty_file_keys(con, table.system, table.name)
     already_skipped = bookkeeping.skipped_file_keys(con, table.system, table.name)
     new: list[Delivery] = []
     for delivery in discover(export_dir, table.system, table.name):
+        if delivery.blank:  # known by name and bytes: every blank file has the same bytes
+            if (delivery.sha256, delivery.relative_path) not in loaded_empty:
+                new.append(delivery)
+            continue
         first_path = loaded.get(delivery.sha256)
         if first_path == delivery.relative_path:
             continue  # loaded by an earlier batch: not new
@@ -161,10 +166,14 @@ def _record_files(con, table: SourceTable, results: list[FileResult], batch: Bat
     })
     con.register("_crmw_loaded_files", files)
     try:
+        # a file that delivered no record (0 bytes, an empty gzip, a header only) is loaded
+        # and marked empty: a half-transferred file must not look delivered
         con.execute(
-            f"""INSERT INTO {META}.loaded_files
-                SELECT sha256, ?, ?, file_path, file_bytes, rows_read, rows_loaded,
-                       rows_quarantined, ?, ?::TIMESTAMP FROM _crmw_loaded_files""",
+            f"""INSERT INTO {META}.loaded_files BY NAME
+                SELECT sha256, ? AS source_system, ? AS source_table, file_path, file_bytes,
+                       rows_read, rows_loaded, rows_quarantined, ? AS batch_id,
+                       ?::TIMESTAMP AS loaded_at, rows_read = 0 AS is_empty
+                FROM _crmw_loaded_files""",
             [table.system, table.name, batch.batch_id, batch.extracted_at],
         )
     finally:
@@ -174,6 +183,8 @@ def _record_files(con, table: SourceTable, results: list[FileResult], batch: Bat
         batch.rows_loaded += r.rows_loaded
         batch.quarantined.extend(r.quarantined)
         batch.files_loaded.append(r.delivery.relative_path)
+        if r.rows_read == 0:
+            batch.files_empty.append(r.delivery.relative_path)
 
 
 # ------------------------------------------------------------------ shared steps

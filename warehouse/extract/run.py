@@ -14,7 +14,7 @@ from pathlib import Path
 from contracts.sources import SourceTable, source_table
 from warehouse.config import Settings, settings
 from warehouse.connection import connect
-from warehouse.extract import bookkeeping, erp, exports
+from warehouse.extract import bookkeeping, erased, erp, exports
 from warehouse.extract.batch import BatchResult, new_batch
 from warehouse.extract.raw_tables import ensure_raw_table
 
@@ -46,6 +46,7 @@ def extract(table: SourceTable | str, *, warehouse_path: str | Path | None = Non
                 erp.extract_erp_table(con, table, location, batch)
             else:
                 exports.extract_export_table(con, table, export_dir(table, cfg), batch)
+            erased.quarantine_erased_rows(con, table, batch)
             batch.table_rows = con.execute(
                 f"SELECT count(*) FROM {table.qualified_raw_name}").fetchone()[0]
             batch.duration_seconds = time.perf_counter() - started

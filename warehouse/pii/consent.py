@@ -12,10 +12,14 @@ The lists are built here in Python, so they live in their own schema, ``outreach
   ``ml.churn_alerts``, or ``ml.churn_scores`` at or above the risk threshold when no
   alerts exist), minus the suppression list. Masked e-mail only; the marketing tool resolves
   the address from the vault at send time.
-* ``outreach.contact_history``: every contact a list issued (customer, list, date), which is
-  what the cap counts: at most ``CRMW_CONTACT_CAP_PER_30_DAYS`` (default 2) contacts per
-  customer within the 30 days before the list date. Building the same list twice on the same
-  day replaces that day's entries, so re-runs are idempotent.
+* ``outreach.contact_history``: every contact a list issued (customer, list, date, and the
+  as-of date of the scores it came from), which is what the cap counts: at most
+  ``CRMW_CONTACT_CAP_PER_30_DAYS`` (default 2) contacts per customer within the 30 days
+  before the list date. A list is identified by its name and its data, not by the clock:
+  building it again for the same as-of date (``as_of_date`` of ``ml.churn_alerts`` or
+  ``ml.churn_scores``) or on the same list date replaces those entries, so a re-run is
+  idempotent, also when it falls on the next day (a run that crashed before midnight and is
+  re-run after it, on the same data, does not contact anyone twice).
 """
 
 from __future__ import annotations
@@ -79,21 +83,43 @@ def _candidates_sql(con) -> tuple[str, str]:
             "null::varchar as reason where false", "none (no churn_alerts or churn_scores yet)")
 
 
+def _scores_as_of(con, source: str) -> dt.date | None:
+    """The as-of date of the scores the candidates come from (None: the table has none)."""
+    if "." not in source:
+        return None
+    schema, table = source.split(".", 1)
+    has_column = con.execute(
+        "select count(*) from duckdb_columns() where database_name = current_database() and "
+        "schema_name = ? and table_name = ? and column_name = 'as_of_date'",
+        [schema, table]).fetchone()[0]
+    if not has_column:
+        return None
+    return con.execute(f"select max(as_of_date)::date from {schema}.{table}").fetchone()[0]
+
+
 def build_contact_lists(con: duckdb.DuckDBPyConnection, *, list_date: dt.date | None = None,
-                        cap: int | None = None) -> ContactLists:
-    """(Re)build the suppression list, today's win-back list and the contact history."""
+                        cap: int | None = None, as_of: dt.date | None = None) -> ContactLists:
+    """(Re)build the suppression list, the win-back list and the contact history.
+
+    ``as_of``: the data the list is built from (default: the as-of date of the scores);
+    ``list_date``: when it is issued (default today). Entries of an earlier build with the same
+    as-of date or list date are replaced, never added to.
+    """
     if not _has(con, "marts", "dim_customer"):
         raise LookupError("marts.dim_customer does not exist: build the dbt marts first")
     list_date = list_date or dt.date.today()
     cap = contact_cap() if cap is None else cap
     candidates, source = _candidates_sql(con)
+    as_of = as_of or _scores_as_of(con, source)
     con.execute(f"create schema if not exists {OUTREACH_SCHEMA}")
     con.execute(f"""create table if not exists {HISTORY} (
-        customer_key varchar, list_name varchar, list_date date, channel varchar)""")
+        customer_key varchar, list_name varchar, list_date date, channel varchar,
+        as_of_date date)""")
+    con.execute(f"alter table {HISTORY} add column if not exists as_of_date date")
     con.execute("begin transaction")
     try:
-        con.execute(f"delete from {HISTORY} where list_name = ? and list_date = ?",
-                    [LIST_NAME, list_date])
+        con.execute(f"delete from {HISTORY} where list_name = ? and (list_date = ? or "
+                    "as_of_date = ?)", [LIST_NAME, list_date, as_of])
         con.execute(f"""
             create or replace temp table _recent as
             select customer_key, count(*) as contacts
@@ -119,8 +145,9 @@ def build_contact_lists(con: duckdb.DuckDBPyConnection, *, list_date: dt.date | 
             join marts.dim_customer d using (customer_key)
             where c.customer_key not in (select customer_key from {SUPPRESSED})
             order by c.churn_probability desc nulls last, c.customer_key""", [list_date])
-        con.execute(f"insert into {HISTORY} select customer_key, ?, list_date, 'email' "
-                    f"from {WINBACK}", [LIST_NAME])
+        con.execute(f"insert into {HISTORY} (customer_key, list_name, list_date, channel, "
+                    f"as_of_date) select customer_key, ?, list_date, 'email', ?::date "
+                    f"from {WINBACK}", [LIST_NAME, as_of])
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

@@ -10,18 +10,26 @@ instead of a custom decrypt step. DuckDB refuses *writes* with its built-in mbed
 (not constant-time), so writers load httpfs (OpenSSL), as :func:`open_vault` does.
 
 Without the key the file cannot be opened ("Cannot open encrypted database ... without a key")
-and its bytes contain no readable PII (``tests/pii/test_pii_vault.py`` checks both).
+and its bytes contain no readable PII (``tests/pii/test_pii_vault.py`` checks both). The file
+is private all the same (0600, ``warehouse.filemodes``).
+
+The vault is also where a BI pseudonym leads back to a person: every record keeps its source
+id and that id's pseudonym (``source_id_hash``, the value ``dim_customer.*_id_hashes``,
+``fct_tickets.contact_id_hash`` ... carry), so the privacy officer can answer "who is this?"
+and nobody else can.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import duckdb
 
 from warehouse.config import settings
 from warehouse.connection import connect
+from warehouse.filemodes import private_umask, secure_database
+from warehouse.pii.crypto import pseudonymize_sql
 from warehouse.pii.keys import vault_key
 
 VAULT_ALIAS = "vault"
@@ -47,17 +55,21 @@ def open_vault(path: Path | None = None, *, read_only: bool = False, key: str | 
     path = Path(path or vault_path())
     if read_only and not path.exists():
         raise FileNotFoundError(f"no PII vault at {path}: materialize the pii/vault asset first")
-    con = connect(":memory:", extensions=() if read_only else ("httpfs",))
-    try:
-        options = [f"ENCRYPTION_KEY {_sql_string(key or vault_key())}",
-                   f"ENCRYPTION_CIPHER '{CIPHER}'"]
-        if read_only:
-            options.append("READ_ONLY")
-        con.execute(f"ATTACH {_sql_string(str(path))} AS {VAULT_ALIAS} ({', '.join(options)})")
-        con.execute(f"USE {VAULT_ALIAS}")
-        yield con
-    finally:
-        con.close()
+    with nullcontext() if read_only else private_umask():  # its WAL is created 0600 too
+        con = connect(":memory:", extensions=() if read_only else ("httpfs",))
+        try:
+            options = [f"ENCRYPTION_KEY {_sql_string(key or vault_key())}",
+                       f"ENCRYPTION_CIPHER '{CIPHER}'"]
+            if read_only:
+                options.append("READ_ONLY")
+            con.execute(f"ATTACH {_sql_string(str(path))} AS {VAULT_ALIAS} "
+                        f"({', '.join(options)})")
+            if not read_only:
+                secure_database(path)
+            con.execute(f"USE {VAULT_ALIAS}")
+            yield con
+        finally:
+            con.close()
 
 
 def vault_cipher(path: Path | None = None) -> tuple[bool, str | None]:
@@ -71,7 +83,8 @@ def fill_vault(build_path: Path | None = None, path: Path | None = None) -> int:
     """Replace the vault's records with the current staged customer records (idempotent).
 
     Reads ``intermediate.int_customer_records`` joined to the identity map from the build
-    database, read-only. Returns the number of records stored.
+    database, read-only; adds each source id's pseudonym (``source_id_hash``). Returns the
+    number of records stored.
     """
     build_path = Path(build_path or settings().warehouse_path)
     path = Path(path or vault_path(build_path))
@@ -91,7 +104,8 @@ def fill_vault(build_path: Path | None = None, path: Path | None = None) -> int:
         con.execute(
             f"""
             create or replace table {VAULT_ALIAS}.main.{RECORDS_TABLE} as
-            select m.customer_key, r.source_system, r.source_table, r.source_id, {columns},
+            select m.customer_key, r.source_system, r.source_table, r.source_id,
+                   {pseudonymize_sql("r.source_id")} as source_id_hash, {columns},
                    current_timestamp as loaded_at
             from build.{SOURCE_RECORDS} as r
             join build.{IDENTITY_MAP} as m using (source_system, source_table, source_id)
@@ -104,12 +118,14 @@ def fill_vault(build_path: Path | None = None, path: Path | None = None) -> int:
 
 
 def lookup(customer: str, path: Path | None = None) -> list[dict]:
-    """The vault records of a customer, by customer_key or (case-insensitive) e-mail."""
+    """The vault records of a customer, by customer_key, (case-insensitive) e-mail or the
+    pseudonym of one of their source ids (as BI sees it, e.g. in ``fct_tickets``)."""
     with open_vault(path, read_only=True) as con:
         cursor = con.execute(
             f"select * from {RECORDS_TABLE} where customer_key = ? or customer_key in "
-            f"(select customer_key from {RECORDS_TABLE} where lower(email) = lower(trim(?)))",
-            [customer, customer],
+            f"(select customer_key from {RECORDS_TABLE} where lower(email) = lower(trim(?)) "
+            f"or source_id_hash = lower(trim(?)))",
+            [customer, customer, customer],
         )
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -18,6 +18,7 @@ import duckdb
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from warehouse.config import settings
+from warehouse.filemodes import SHARED_FILE_MODE, make_shared_dir, set_mode
 from warehouse.report_builder import charts
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -268,9 +269,10 @@ def build_report(published: Path | None = None, output: Path | None = None) -> t
         sections=sections, version=manifest[0][0] if manifest else "unknown",
         generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         tables=len(manifest))
-    output.parent.mkdir(parents=True, exist_ok=True)
+    make_shared_dir(output.parent)
     tmp = output.with_name(f".{output.name}.tmp")
     tmp.write_text(html, encoding="utf-8")
+    set_mode(tmp, SHARED_FILE_MODE)  # the BI tier: the BI group reads it (warehouse.filemodes)
     os.replace(tmp, output)
     return output, {"sections": len(sections),
                     "not_available": [s.title for s in sections if s.missing]}

@@ -5,7 +5,10 @@
     CRMW_PSEUDONYM_KEY (64 hex digits; `crm-warehouse` exports it from data/pseudonym.key,
     see warehouse/pii/keys.py). HMAC, not sha256(secret || value): the standard construction,
     so any tool holding the key computes the same pseudonym. Callers pass normalized values
-    (lower-cased e-mail, E.164 phone) so the same person hashes alike in every source. -#}
+    (lower-cased e-mail, E.164 phone, a source id as staged text) so the same person hashes
+    alike in every source. Every person id a BI-facing table carries goes through it: e-mail,
+    phone and the ids the source systems know the person by (member, web account, service
+    contact: dim_customer.*_id_hashes, fct_*.*_id_hash); warehouse/publish.py refuses raw ones. -#}
 
 {#- A development key for a dbt run started without the environment (e.g. `dbt parse` or a
     dbt-only test). It is public, so pseudonyms made with it protect nothing: the pipeline

@@ -67,9 +67,73 @@
              try_strptime(trim({{ expr }}), '%Y/%m/%d')::date)
 {%- endmacro %}
 
-{#- Money as delivered: thousands separators and currency symbols removed. -#}
-{% macro parse_amount(expr) -%}
-    try_cast(regexp_replace(trim({{ expr }}), '[,\s$¥€£]', '', 'g') as decimal(18, 4))
+{#- The one plausibility rule for every event timestamp of every source (orders, order lines,
+    returns, members, accounts, sessions, events, reviews, contacts, tickets, surveys; both
+    the business time and updated_at): TRUE when the parsed, UTC timestamp `expr` is before
+    var earliest_valid_date (legacy placeholders such as 1900-01-01) or more than a day after
+    the row's extraction (9999-12-31, years ahead). The caller rejects the row with
+    IMPOSSIBLE_DATE. NULL (unparseable or absent) is not implausible: INVALID_DATE or the
+    column's own rule decides. Birth dates have their own rule (plausible_birth_date). -#}
+{% macro implausible_ts(expr, extracted_at='_extracted_at') -%}
+    (
+        {{ expr }} < cast('{{ var("earliest_valid_date") }}' as timestamp)
+        or {{ expr }} > {{ extracted_at }} + interval 1 day
+    )
+{%- endmacro %}
+
+{#- Birth dates, ERP members and web accounts alike: a delivered date between 1900-01-01 and
+    the day of extraction is kept; any other (impossible, such as 1987-02-30, or implausible)
+    is NULL, and birth_date_issue names why for data_issues: the person stays (an attribute
+    defect never drops a customer, whose orders would be orphaned). -#}
+{% macro plausible_birth_date(expr, extracted_at='src._extracted_at') -%}
+    case
+        when {{ parse_date(expr) }} between date '1900-01-01' and {{ extracted_at }}::date
+            then {{ parse_date(expr) }}
+    end
+{%- endmacro %}
+
+{% macro birth_date_issue(expr, extracted_at='src._extracted_at') -%}
+    case
+        when {{ clean_text(expr) }} is not null and {{ parse_date(expr) }} is null
+            then 'INVALID_DATE'
+        when {{ parse_date(expr) }} not between date '1900-01-01' and {{ extracted_at }}::date
+            then 'IMPOSSIBLE_DATE'
+    end
+{%- endmacro %}
+
+{#- Money as delivered, in the decimal convention declared for its source system (var
+    amount_decimal_separator: {erp: '.', ecommerce: '.'}, '.' for a system not listed; a
+    single value applies to every system; anything but '.' or ',' fails compilation). The
+    one parser of every money column of every source; NULL (the caller rejects the row with
+    UNPARSEABLE_AMOUNT) unless the text, trimmed and without a currency symbol ($ ¥ € £), is
+      [+-] digits [<decimal separator> digits], or
+      [+-] 1-3 digits (<group separator> 3 digits)+ [<decimal separator> digits]
+    where the group separator is the other of '.' and ','. So under '.', "1,234.50" is
+    1234.50 and "1,234" is 1234 (unambiguous thousands grouping), while "12,50", "1.234,50",
+    "1,23,456" and "12 50" are rejected: a value is parsed exactly or not at all, never
+    re-scaled by dropping a separator. JSON numbers always arrive '.'-decimal ("12.5"): a
+    JSON source may declare ',' only if it delivers its amounts as strings. -#}
+{% macro parse_amount(expr, source_system) -%}
+    {%- set separators = var('amount_decimal_separator') -%}
+    {#- a mapping per source system, or one separator for all (--vars) -#}
+    {%- set decimal = separators.get(source_system, '.') if separators is mapping
+        else separators | string -%}
+    {%- if decimal not in ('.', ',') -%}
+        {{ exceptions.raise_compiler_error(
+            "var amount_decimal_separator: '" ~ decimal ~ "' for " ~ source_system
+            ~ " is not '.' or ','") }}
+    {%- endif -%}
+    {%- set group = ',' if decimal == '.' else '.' -%}
+    {%- set d = '\\.' if decimal == '.' else ',' -%}
+    {%- set g = '\\.' if group == '.' else ',' -%}
+    {%- set text -%}trim(regexp_replace(trim({{ expr }}), '[$¥€£]', '', 'g')){%- endset -%}
+    case
+        when regexp_full_match(
+            {{ text }}, '[+-]?(\d+|\d{1,3}({{ g }}\d{3})+)({{ d }}\d+)?|[+-]?{{ d }}\d+'
+        )
+            then try_cast(replace(replace({{ text }}, '{{ group }}', ''), '{{ decimal }}', '.')
+                as decimal(18, 4))
+    end
 {%- endmacro %}
 
 {#- Integers as delivered ("3", "3.0"); NULL when not a whole number. -#}

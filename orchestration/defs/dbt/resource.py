@@ -30,6 +30,14 @@ in a subset whose assets have unselected checks it lists the selected tests and 
 variable to ``empty`` in the dbt process's environment, and a command-line flag would
 override that (dbt reads the flag first, then the environment).
 
+**dbt dies with the run.** :func:`dbt_launch` makes the resource start dbt as
+``<python> -m orchestration.dbt_child ...`` (the executable is this Python, the module in
+``global_config_flags``, the only place dagster-dbt puts arguments before dbt's own): that
+module has Linux kill it when its parent ends, then runs dbt's command line in the same
+process, as the ``dbt`` script does. dagster-dbt starts dbt with a plain ``subprocess.Popen``
+and offers no hook for it. Without this, ``kill -9`` of a run left dbt running as an orphan
+that kept writing the warehouse.
+
 These overrides depend on private names, so dagster-dbt is pinned exactly in
 ``pyproject.toml``; ``tests/dbt/test_dbt_resource.py`` fails if an upgrade renames them.
 """
@@ -52,6 +60,19 @@ from dagster_dbt.asset_utils import (
 )
 from packaging import version
 from pydantic import Field
+
+DBT_CHILD_MODULE = "orchestration.dbt_child"
+
+
+def dbt_launch(dbt_executable: str) -> dict[str, object]:
+    """Keyword arguments for :class:`WarehouseDbtCliResource` that start ``dbt_executable``
+    through :mod:`orchestration.dbt_child`, so dbt dies with the run (see module): when it is
+    the dbt beside this Python (the module runs that dbt in process) and on Linux. Otherwise
+    dbt is started as given."""
+    if (sys.platform.startswith("linux")
+            and Path(dbt_executable).parent == Path(sys.executable).parent):
+        return {"dbt_executable": sys.executable, "global_config_flags": ["-m", DBT_CHILD_MODULE]}
+    return {"dbt_executable": dbt_executable}
 
 
 class WarehouseDbtCliResource(DbtCliResource):

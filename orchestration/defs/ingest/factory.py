@@ -11,10 +11,12 @@ from contracts.sources import SourceTable
 from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, WarehouseResource
 from warehouse.config import settings
 from warehouse.extract import BatchResult, extract
+from warehouse.extract.erased import REASON as ERASED_SUBJECT
 from warehouse.extract.erp import parse_erp_url
 
 OWNERS = ["team:data-engineering"]
 QUARANTINE_CHECK = "no_quarantined_lines"
+EMPTY_FILES_CHECK = "no_empty_files"
 SHOWN_LOCATIONS = 20
 
 _HOW = {
@@ -40,8 +42,11 @@ def materialization_metadata(result: BatchResult) -> dict:
         "rows_read": dg.MetadataValue.int(result.rows_read),
         "rows_loaded": dg.MetadataValue.int(result.rows_loaded),
         "rows_quarantined": dg.MetadataValue.int(result.rows_quarantined),
+        "rows_erased_subject": dg.MetadataValue.int(
+            sum(q.reason == ERASED_SUBJECT for q in result.quarantined)),
         "files_loaded": dg.MetadataValue.int(len(result.files_loaded)),
         "files_skipped_duplicates": dg.MetadataValue.int(len(result.files_skipped)),
+        "files_empty": dg.MetadataValue.int(len(result.files_empty)),
         "loaded_files": dg.MetadataValue.json(result.files_loaded),
         "skipped_files": dg.MetadataValue.json(result.files_skipped),
         "added_columns": dg.MetadataValue.json(result.added_columns),
@@ -51,7 +56,10 @@ def materialization_metadata(result: BatchResult) -> dict:
 
 
 def quarantine_check(result: BatchResult, key: dg.AssetKey) -> dg.AssetCheckResult:
-    locations = [q.location() for q in result.quarantined]
+    """Fails (WARN) on lines that could not be loaded; rows of erased people
+    (``ERASED_SUBJECT``) are kept out on purpose, so they are counted but pass."""
+    erased = sum(q.reason == ERASED_SUBJECT for q in result.quarantined)
+    locations = [q.location() for q in result.quarantined if q.reason != ERASED_SUBJECT]
     shown = ", ".join(locations[:SHOWN_LOCATIONS])
     hidden = len(locations) - SHOWN_LOCATIONS
     more = f" and {hidden} more" if hidden > 0 else ""
@@ -60,14 +68,35 @@ def quarantine_check(result: BatchResult, key: dg.AssetKey) -> dg.AssetCheckResu
         check_name=QUARANTINE_CHECK,
         passed=not locations,
         severity=dg.AssetCheckSeverity.WARN,
-        description=(f"{len(locations)} line(s) quarantined in raw_meta.quarantined_lines: "
-                     f"{shown}{more}") if locations else "no line quarantined in this batch",
+        description=((f"{len(locations)} line(s) quarantined in raw_meta.quarantined_lines: "
+                      f"{shown}{more}") if locations else "no line quarantined in this batch")
+        + (f"; {erased} row(s) of erased people kept out (ERASED_SUBJECT)" if erased else ""),
         metadata={
             "rows_quarantined": dg.MetadataValue.int(len(locations)),
+            "rows_erased_subject": dg.MetadataValue.int(erased),
             "locations": dg.MetadataValue.json(locations[:SHOWN_LOCATIONS]),
             "reasons": dg.MetadataValue.json(
-                [q.reason for q in result.quarantined[:SHOWN_LOCATIONS]]),
+                [q.reason for q in result.quarantined
+                 if q.reason != ERASED_SUBJECT][:SHOWN_LOCATIONS]),
         },
+    )
+
+
+def empty_files_check(result: BatchResult, key: dg.AssetKey) -> dg.AssetCheckResult:
+    """Fails (WARN) naming the files of this batch that delivered no record (0 bytes, an
+    empty gzip, a header only): loaded and marked ``is_empty`` in ``raw_meta.loaded_files``,
+    since a half-transferred file must not pass for a delivery."""
+    files = result.files_empty
+    shown = ", ".join(files[:SHOWN_LOCATIONS])
+    more = f" and {len(files) - SHOWN_LOCATIONS} more" if len(files) > SHOWN_LOCATIONS else ""
+    return dg.AssetCheckResult(
+        asset_key=key,
+        check_name=EMPTY_FILES_CHECK,
+        passed=not files,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(f"{len(files)} empty file(s) (no record; raw_meta.loaded_files.is_empty):"
+                     f" {shown}{more}") if files else "no empty file in this batch",
+        metadata={"files_empty": dg.MetadataValue.json(files[:SHOWN_LOCATIONS])},
     )
 
 
@@ -79,7 +108,13 @@ def extraction_asset(table: SourceTable) -> dg.AssetsDefinition:
             QUARANTINE_CHECK, asset=key,
             description="Fails (WARN) naming file:line when a delivered line could not be "
                         "loaded and was quarantined in raw_meta.quarantined_lines.",
-        )
+        ),
+        dg.AssetCheckSpec(
+            EMPTY_FILES_CHECK, asset=key,
+            description="Fails (WARN) naming the file when a delivered file holds no record "
+                        "(0 bytes, an empty gzip, a header only): it is recorded empty in "
+                        "raw_meta.loaded_files, and may be a half-transferred file.",
+        ),
     ] if file_based else []
 
     @dg.asset(
@@ -102,9 +137,12 @@ def extraction_asset(table: SourceTable) -> dg.AssetsDefinition:
         )
         for q in result.quarantined[:SHOWN_LOCATIONS]:
             context.log.warning(f"quarantined {q.location()}: {q.reason}")
+        for path in result.files_empty[:SHOWN_LOCATIONS]:
+            context.log.warning(f"empty file {path}: no record delivered")
         return dg.MaterializeResult(
             metadata=materialization_metadata(result),
-            check_results=[quarantine_check(result, key)] if file_based else None,
+            check_results=[quarantine_check(result, key), empty_files_check(result, key)]
+            if file_based else None,
         )
 
     return _extract

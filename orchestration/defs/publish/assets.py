@@ -46,6 +46,10 @@ def build_publish_asset(deps: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
     def bi_publication(context: dg.AssetExecutionContext,
                        warehouse: WarehouseResource) -> dg.MaterializeResult:
         result = publishing.publish(warehouse.path)
+        if result.removed:
+            context.log.warning(
+                f"removed {len(result.removed)} leftover(s) of interrupted publications: "
+                + ", ".join(str(p) for p in result.removed))
         context.log.info(f"published {len(result.tables)} tables as version {result.version}")
         return dg.MaterializeResult(
             metadata={
@@ -55,6 +59,7 @@ def build_publish_asset(deps: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
                 "tables": len(result.tables),
                 "rows": dg.MetadataValue.json(result.tables),
                 "seconds": round(result.seconds, 2),
+                "leftovers_removed": dg.MetadataValue.json([str(p) for p in result.removed]),
             }
         )
 
@@ -94,7 +99,8 @@ def build_consent_asset(deps: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
         "opted out or unknown consent (kept, never deleted) or at the contact-frequency cap.",
         "winback_contact_list": "Today's win-back contacts: at-risk customers from "
         "ml.churn_alerts (or ml.churn_scores) minus the suppression list; masked e-mail.",
-        "contact_history": "Every contact a list issued (customer, list, date): what the "
+        "contact_history": "Every contact a list issued (customer, list, date, as-of date of "
+        "the scores; a re-run on the same data replaces its list): what the "
         "cap of CRMW_CONTACT_CAP_PER_30_DAYS contacts per 30 days counts.",
     }
 

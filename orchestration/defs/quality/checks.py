@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 import dagster as dg
 
+from contracts.sources import PERSON_ID_COLUMNS
 from expectations.results import write_suite_run
 from expectations.runner import validate_suite
 from expectations.suite_files import Suite
@@ -19,6 +20,15 @@ from orchestration.defs.resources import WAREHOUSE_WRITER_POOL, WarehouseResourc
 from warehouse.config import settings
 
 SEVERITY = {"error": dg.AssetCheckSeverity.ERROR, "warn": dg.AssetCheckSeverity.WARN}
+# Keys that name a person: never in Dagster's event log, which erasure cannot rewrite (the full
+# keys stay in quality.check_results of the build database, which `forget` covers).
+PERSON_KEYS = frozenset((*PERSON_ID_COLUMNS, "customer_key"))
+
+
+def dagster_record_keys(keys: list[dict]) -> list[dict]:
+    """Failing record keys for the event log: without person ids (file and row locate it)."""
+    kept = [{k: v for k, v in key.items() if k not in PERSON_KEYS} for key in keys]
+    return [key for key in kept if key]
 
 
 def _metadata(outcome) -> dict:
@@ -31,7 +41,7 @@ def _metadata(outcome) -> dict:
         "unexpected_percent": dg.MetadataValue.float(float(outcome.unexpected_percent or 0.0)),
         "element_count": dg.MetadataValue.int(outcome.element_count or 0),
         "failing_record_keys_sample": dg.MetadataValue.json(
-            json.loads(outcome.failing_keys_json())),
+            dagster_record_keys(json.loads(outcome.failing_keys_json()))),
     }
     if outcome.details:
         meta["details"] = dg.MetadataValue.text(outcome.details)

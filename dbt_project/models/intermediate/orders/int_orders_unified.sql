@@ -3,7 +3,8 @@
 -- the lines, costs and returns). A web order the ERP also holds (web_order_ref) is one order:
 -- it takes the web shop's timestamp (exact UTC) and status, and the web account as customer.
 -- Web orders the ERP does not (yet) hold come from the web shop alone (order_source
--- ecommerce), with their lines from the items JSON.
+-- ecommerce), with their lines from the items JSON. reference_issue ('UNKNOWN_MEMBER': an ERP
+-- order whose member is not staged) comes from stg_erp__sales_orders.
 with erp as (
     select * from {{ ref('stg_erp__sales_orders') }}
 ),
@@ -31,6 +32,7 @@ erp_orders as (
         erp.source_currency,
         erp.order_total,
         web.shipping_amount,
+        erp.reference_issue,
         greatest(erp._extracted_at, web._extracted_at) as _extracted_at
     from erp
     left join web on web.order_id = erp.web_order_ref
@@ -52,6 +54,7 @@ web_only as (
         web.source_currency,
         web.total_amount - web.shipping_amount as order_total,
         web.shipping_amount,
+        null::varchar as reference_issue,
         web._extracted_at
     from web
     where not exists (

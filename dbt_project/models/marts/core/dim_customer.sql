@@ -1,7 +1,27 @@
 -- One row per resolved customer: golden attributes (masked or pseudonymized: this is a
--- BI-facing table), source ids, activity span, consent and contact preferences.
+-- BI-facing table), source ids as pseudonyms, activity span, consent and contact preferences.
 with golden as (
     select * from {{ ref('int_customer_golden') }}
+),
+
+-- The ids the source systems know the person by, as pseudonyms (pseudonymize(): HMAC-SHA256
+-- under the pseudonym key, like e-mails and phones), so BI can count and join them but not
+-- look the person up in the ERP, the web shop or the service desk. The ids themselves stay
+-- in intermediate (identity resolution) and in the PII vault.
+source_ids as (
+    select
+        customer_key,
+        coalesce(list_sort(
+            list({{ pseudonymize('source_id') }}) filter (where source_table = 'members')
+        ), []) as erp_member_id_hashes,
+        coalesce(list_sort(
+            list({{ pseudonymize('source_id') }}) filter (where source_table = 'customers')
+        ), []) as ecommerce_customer_id_hashes,
+        coalesce(list_sort(
+            list({{ pseudonymize('source_id') }}) filter (where source_table = 'contacts')
+        ), []) as service_contact_id_hashes
+    from {{ ref('int_customer_identity_map') }}
+    group by 1
 ),
 
 activity as (
@@ -56,9 +76,10 @@ select
     g.marketing_opt_in and g.email is not null as is_email_marketable,
     least(g.first_record_created_at, s.first_activity_at) as first_seen_at,
     greatest(g.first_record_created_at, s.last_activity_at) as last_seen_at,
-    g.erp_member_ids,
-    g.ecommerce_customer_ids,
-    g.service_contact_ids,
+    coalesce(i.erp_member_id_hashes, []) as erp_member_id_hashes,
+    coalesce(i.ecommerce_customer_id_hashes, []) as ecommerce_customer_id_hashes,
+    coalesce(i.service_contact_id_hashes, []) as service_contact_id_hashes,
     g.source_record_count
 from golden as g
 left join span as s using (customer_key)
+left join source_ids as i using (customer_key)

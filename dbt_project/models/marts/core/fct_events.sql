@@ -5,13 +5,15 @@
     on_schema_change='fail'
 ) }}
 -- One row per click-stream event. Incremental like fct_order_lines: new extractions plus
--- events whose account moved to another customer_key.
+-- events whose account moved to another customer_key. The account is a pseudonym
+-- (pseudonymize(), as in dim_customer.ecommerce_customer_id_hashes), so the identity map's ids
+-- are hashed to find the moved ones.
 with events as (
     select
         e.event_id,
         e.session_id,
         m.customer_key,
-        e.customer_id as web_customer_id,
+        {{ pseudonymize('e.customer_id') }} as web_customer_id_hash,
         e.event_type,
         e.event_ts,
         e.event_ts::date as event_date,
@@ -34,7 +36,9 @@ where _extracted_at > (select coalesce(max(_extracted_at), timestamp '1900-01-01
         select t.event_id
         from {{ this }} as t
         join {{ ref('int_customer_identity_map') }} as m
-            on m.source_table = 'customers' and m.source_id = t.web_customer_id
+            on
+                m.source_table = 'customers'
+                and {{ pseudonymize('m.source_id') }} = t.web_customer_id_hash
         where t.customer_key is distinct from m.customer_key
    )
 {% endif %}

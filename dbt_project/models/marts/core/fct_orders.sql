@@ -45,6 +45,7 @@ select
                 - l.cost_amount, 0
             ), 2)
     end::decimal(18, 2) as margin_amount,
-    round(coalesce(o.shipping_amount, 0), 2)::decimal(18, 2) as shipping_amount
+    round(coalesce(o.shipping_amount, 0), 2)::decimal(18, 2) as shipping_amount,
+    o.reference_issue
 from {{ ref('int_orders_unified') }} as o
 left join lines as l using (order_key)

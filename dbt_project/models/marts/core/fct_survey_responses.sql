@@ -1,10 +1,11 @@
 -- One row per CSAT (1-5) or NPS (0-10) answer. is_promoter / is_detractor follow the NPS
--- definition (9-10 / 0-6); is_satisfied follows CSAT (4-5).
+-- definition (9-10 / 0-6); is_satisfied follows CSAT (4-5). The contact is a pseudonym
+-- (pseudonymize(), as in dim_customer.service_contact_id_hashes).
 select
     s.response_id,
     m.customer_key,
     s.ticket_id,
-    s.contact_id,
+    {{ pseudonymize('s.contact_id') }} as contact_id_hash,
     s.survey_type,
     s.score,
     s.responded_at,

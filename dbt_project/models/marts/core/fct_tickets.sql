@@ -1,5 +1,6 @@
 -- One row per service ticket (its latest export) with response and resolution times.
--- order_key resolves order_ref, which may hold an ERP order id or a web order id.
+-- order_key resolves order_ref, which may hold an ERP order id or a web order id. The contact
+-- is a pseudonym (pseudonymize(), as in dim_customer.service_contact_id_hashes).
 with orders as (
     select
         order_key,
@@ -26,7 +27,7 @@ order_refs as (
 select
     t.ticket_id,
     m.customer_key,
-    t.contact_id,
+    {{ pseudonymize('t.contact_id') }} as contact_id_hash,
     t.channel,
     t.category,
     t.priority,

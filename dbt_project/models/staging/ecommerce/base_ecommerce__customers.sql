@@ -18,10 +18,7 @@ typed as (
         {{ clean_text('src.last_name') }} as last_name,
         {{ normalize_phone('src.phone', "json_extract_string(src._address, '$.country_code')") }}
             as phone_e164,
-        case
-            when {{ parse_date('src.birth_date') }} between date '1900-01-01' and current_date
-                then {{ parse_date('src.birth_date') }}
-        end as birth_date,
+        {{ plausible_birth_date('src.birth_date') }} as birth_date,
         {{ clean_text("json_extract_string(src._address, '$.street')") }} as street,
         {{ clean_text("json_extract_string(src._address, '$.city')") }} as city,
         upper(replace(
@@ -48,15 +45,7 @@ typed as (
                     ) }} is null
                     then 'UNPARSEABLE_PHONE'
             end,
-            case
-                when
-                    {{ clean_text('src.birth_date') }} is not null
-                    and {{ parse_date('src.birth_date') }} is null then 'INVALID_DATE'
-                when
-                    {{ parse_date('src.birth_date') }}
-                    not between date '1900-01-01' and current_date
-                    then 'IMPOSSIBLE_DATE'
-            end,
+            {{ birth_date_issue('src.birth_date') }},
             case
                 when {{ clean_text('src.address') }} is not null and src._address is null
                     then 'UNPARSEABLE_ADDRESS'
@@ -76,6 +65,9 @@ checked as (
         case
             when customer_id is null then 'MISSING_KEY'
             when created_at is null or updated_at is null then 'INVALID_DATE'
+            when
+                {{ implausible_ts('created_at') }} or {{ implausible_ts('updated_at') }}
+                then 'IMPOSSIBLE_DATE'
         end as _reject_reason
     from typed
 ),

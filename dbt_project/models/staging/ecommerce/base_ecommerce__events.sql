@@ -48,6 +48,7 @@ checked as (
             when event_id is null then 'MISSING_KEY'
             when session_id is null then 'MISSING_KEY'
             when event_ts is null then 'INVALID_DATE'
+            when {{ implausible_ts('event_ts') }} then 'IMPOSSIBLE_DATE'
             when event_type not in (
                 'page_view', 'product_view', 'add_to_cart', 'checkout',
                 'purchase'

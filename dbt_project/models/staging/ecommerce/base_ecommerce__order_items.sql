@@ -24,7 +24,7 @@ typed as (
         {{ clean_text(item_field | format('product_id')) }} as product_id,
         {{ parse_int(item_field | format('quantity')) }} as quantity,
         round(
-            {{ parse_amount(item_field | format('unit_price')) }} * items.fx_rate, 2
+            {{ parse_amount(item_field | format('unit_price'), 'ecommerce') }} * items.fx_rate, 2
         )::decimal(18, 2) as unit_price,
         items._source_system,
         items._source_object,

@@ -14,15 +14,16 @@ typed as (
         upper({{ clean_text('src.currency') }}) as source_currency,
         fx.usd_per_unit / fx_report.usd_per_unit as fx_rate,
         try_cast(src.items as json) as items,
-        {{ to_reporting_currency('coalesce(' ~ parse_amount('src.shipping_amount') ~ ', 0)') }}
-            as shipping_amount,
-        {{ to_reporting_currency(parse_amount('src.total_amount')) }} as total_amount,
+        {{ to_reporting_currency(
+            'coalesce(' ~ parse_amount('src.shipping_amount', 'ecommerce') ~ ', 0)'
+        ) }} as shipping_amount,
+        {{ to_reporting_currency(parse_amount('src.total_amount', 'ecommerce')) }} as total_amount,
         lower({{ clean_text('src.payment_method') }}) as payment_method,
         fx.usd_per_unit is null as _unknown_currency,
-        {{ parse_amount('src.total_amount') }} as _total_parsed,
+        {{ parse_amount('src.total_amount', 'ecommerce') }} as _total_parsed,
         (
             {{ clean_text('src.shipping_amount') }} is not null
-            and {{ parse_amount('src.shipping_amount') }} is null
+            and {{ parse_amount('src.shipping_amount', 'ecommerce') }} is null
         ) as _bad_shipping,
         {{ row_hash(['order_id', 'customer_id', 'session_id', 'ordered_at', 'status', 'currency',
                      'items', 'shipping_amount', 'total_amount', 'payment_method']) }} as _row_hash,
@@ -38,10 +39,7 @@ checked as (
         case
             when order_id is null then 'MISSING_KEY'
             when ordered_at is null then 'INVALID_DATE'
-            when
-                ordered_at > _extracted_at + interval 1 day
-                or ordered_at < cast('{{ var("earliest_valid_order_date") }}' as timestamp)
-                then 'IMPOSSIBLE_DATE'
+            when {{ implausible_ts('ordered_at') }} then 'IMPOSSIBLE_DATE'
             when _total_parsed is null or _bad_shipping then 'UNPARSEABLE_AMOUNT'
             when _total_parsed < 0 then 'NEGATIVE_AMOUNT'
             when items is null or json_type(items) != 'ARRAY' then 'UNPARSEABLE_VALUE'

@@ -28,6 +28,7 @@ checked as (
         case
             when review_id is null then 'MISSING_KEY'
             when created_at is null then 'INVALID_DATE'
+            when {{ implausible_ts('created_at') }} then 'IMPOSSIBLE_DATE'
             when rating is null then 'UNPARSEABLE_VALUE'
             when rating not between 1 and 5 then 'OUT_OF_RANGE'
             when _unknown_product then 'UNKNOWN_PRODUCT'

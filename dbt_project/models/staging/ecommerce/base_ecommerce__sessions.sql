@@ -38,7 +38,10 @@ checked as (
         case
             when session_id is null then 'MISSING_KEY'
             when started_at is null or _bad_end then 'INVALID_DATE'
-            when ended_at < started_at then 'IMPOSSIBLE_DATE'
+            when
+                ended_at < started_at
+                or {{ implausible_ts('started_at') }} or {{ implausible_ts('ended_at') }}
+                then 'IMPOSSIBLE_DATE'
             when device not in ('desktop', 'mobile', 'tablet', 'app') or device is null
                 then 'UNKNOWN_CODE'
             when

@@ -13,10 +13,7 @@ typed as (
         {{ clean_text('src.last_name') }} as last_name,
         {{ normalize_email('src.email') }} as email,
         {{ normalize_phone('src.phone', clean_text('src.country_code')) }} as phone_e164,
-        case
-            when {{ parse_date('src.birth_date') }} between date '1900-01-01' and current_date
-                then {{ parse_date('src.birth_date') }}
-        end as birth_date,
+        {{ plausible_birth_date('src.birth_date') }} as birth_date,
         case
             when upper(trim(src.gender)) in ('F', 'FEMALE', 'W', 'WOMAN') then 'F'
             when upper(trim(src.gender)) in ('M', 'MALE', 'MAN') then 'M'
@@ -43,15 +40,7 @@ typed as (
                     and {{ normalize_phone('src.phone', clean_text('src.country_code')) }} is null
                     then 'UNPARSEABLE_PHONE'
             end,
-            case
-                when
-                    {{ clean_text('src.birth_date') }} is not null
-                    and {{ parse_date('src.birth_date') }} is null then 'INVALID_DATE'
-                when
-                    {{ parse_date('src.birth_date') }}
-                    not between date '1900-01-01' and current_date
-                    then 'IMPOSSIBLE_DATE'
-            end,
+            {{ birth_date_issue('src.birth_date') }},
             case when {{ parse_bool('src.marketing_opt_in') }} is null then 'UNKNOWN_CODE' end
         ], x -> x is not null) as data_issues,
         {{ row_hash(['member_id', 'member_no', 'first_name', 'last_name', 'email', 'phone',
@@ -68,7 +57,9 @@ checked as (
         case
             when member_id is null then 'MISSING_KEY'
             when updated_at is null or joined_at is null then 'INVALID_DATE'
-            when joined_at > _extracted_at + interval 1 day then 'IMPOSSIBLE_DATE'
+            when
+                {{ implausible_ts('joined_at') }} or {{ implausible_ts('updated_at') }}
+                then 'IMPOSSIBLE_DATE'
         end as _reject_reason
     from typed
 ),

@@ -10,13 +10,13 @@ typed as (
         lower({{ clean_text('src.category') }}) as category,
         {{ clean_text('src.brand') }} as brand,
         upper({{ clean_text('src.currency') }}) as source_currency,
-        {{ to_reporting_currency(parse_amount('src.unit_cost')) }} as unit_cost,
-        {{ to_reporting_currency(parse_amount('src.unit_price')) }} as unit_price,
+        {{ to_reporting_currency(parse_amount('src.unit_cost', 'erp')) }} as unit_cost,
+        {{ to_reporting_currency(parse_amount('src.unit_price', 'erp')) }} as unit_price,
         {{ parse_bool('src.is_active') }} as is_active,
         {{ parse_local_ts('src.updated_at') }} as updated_at,
         fx.usd_per_unit is null as _unknown_currency,
-        {{ parse_amount('src.unit_cost') }} as _unit_cost_parsed,
-        {{ parse_amount('src.unit_price') }} as _unit_price_parsed,
+        {{ parse_amount('src.unit_cost', 'erp') }} as _unit_cost_parsed,
+        {{ parse_amount('src.unit_price', 'erp') }} as _unit_price_parsed,
         {{ row_hash(['product_id', 'product_name', 'category', 'brand', 'unit_cost',
                      'unit_price', 'currency', 'is_active', 'updated_at']) }} as _row_hash,
         {{ raw_row() }},
@@ -31,6 +31,7 @@ checked as (
         case
             when product_id is null then 'MISSING_KEY'
             when updated_at is null then 'INVALID_DATE'
+            when {{ implausible_ts('updated_at') }} then 'IMPOSSIBLE_DATE'
             when _unit_cost_parsed is null or _unit_price_parsed is null then 'UNPARSEABLE_AMOUNT'
             when _unit_cost_parsed < 0 or _unit_price_parsed < 0 then 'NEGATIVE_AMOUNT'
             when _unknown_currency then 'UNKNOWN_CODE'

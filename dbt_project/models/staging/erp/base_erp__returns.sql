@@ -11,14 +11,14 @@ typed as (
         {{ clean_text('src.product_id') }} as product_id,
         {{ parse_int('src.quantity') }} as quantity,
         round(
-            {{ parse_amount('src.refund_amount') }} * o.fx_rate, 2
+            {{ parse_amount('src.refund_amount', 'erp') }} * o.fx_rate, 2
         )::decimal(18, 2) as refund_amount,
         {{ parse_local_ts('src.returned_at') }} as returned_at,
         upper({{ clean_text('src.reason_code') }}) as reason_code,
         {{ parse_local_ts('src.updated_at') }} as updated_at,
         o.order_id is not null as _order_known,
         p.product_id is not null as _product_known,
-        {{ parse_amount('src.refund_amount') }} as _refund_parsed,
+        {{ parse_amount('src.refund_amount', 'erp') }} as _refund_parsed,
         {{ row_hash(['return_id', 'order_id', 'order_line_id', 'product_id', 'quantity',
                      'refund_amount', 'returned_at', 'reason_code', 'updated_at']) }} as _row_hash,
         {{ raw_row() }},
@@ -36,6 +36,9 @@ checked as (
         case
             when return_id is null then 'MISSING_KEY'
             when returned_at is null or updated_at is null then 'INVALID_DATE'
+            when
+                {{ implausible_ts('returned_at') }} or {{ implausible_ts('updated_at') }}
+                then 'IMPOSSIBLE_DATE'
             when quantity is null then 'UNPARSEABLE_VALUE'
             when quantity <= 0 then 'NEGATIVE_QUANTITY'
             when _refund_parsed is null then 'UNPARSEABLE_AMOUNT'

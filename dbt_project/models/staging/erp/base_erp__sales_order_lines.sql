@@ -12,16 +12,19 @@ typed as (
         {{ parse_int('src.line_no') }} as line_no,
         {{ clean_text('src.product_id') }} as product_id,
         {{ parse_int('src.quantity') }} as quantity,
-        round({{ parse_amount('src.unit_price') }} * o.fx_rate, 2)::decimal(18, 2) as unit_price,
-        round(coalesce({{ parse_amount('src.discount_amount') }}, 0) * o.fx_rate, 2)::decimal(18, 2)
-            as discount_amount,
+        round(
+            {{ parse_amount('src.unit_price', 'erp') }} * o.fx_rate, 2
+        )::decimal(18, 2) as unit_price,
+        round(
+            coalesce({{ parse_amount('src.discount_amount', 'erp') }}, 0) * o.fx_rate, 2
+        )::decimal(18, 2) as discount_amount,
         {{ parse_local_ts('src.updated_at') }} as updated_at,
         o.order_id is not null as _order_known,
         p.product_id is not null as _product_known,
-        {{ parse_amount('src.unit_price') }} as _unit_price_parsed,
+        {{ parse_amount('src.unit_price', 'erp') }} as _unit_price_parsed,
         (
             {{ clean_text('src.discount_amount') }} is not null
-            and {{ parse_amount('src.discount_amount') }} is null
+            and {{ parse_amount('src.discount_amount', 'erp') }} is null
         ) as _bad_discount,
         {{ row_hash(['order_line_id', 'order_id', 'line_no', 'product_id', 'quantity',
                      'unit_price', 'discount_amount', 'updated_at']) }} as _row_hash,
@@ -40,6 +43,7 @@ checked as (
         case
             when order_line_id is null then 'MISSING_KEY'
             when updated_at is null then 'INVALID_DATE'
+            when {{ implausible_ts('updated_at') }} then 'IMPOSSIBLE_DATE'
             when quantity is null then 'UNPARSEABLE_VALUE'
             when quantity < 0 then 'NEGATIVE_QUANTITY'
             when quantity = 0 then 'ZERO_QUANTITY'

@@ -1,4 +1,8 @@
 -- Sales order headers typed, order total in the reporting currency, classified.
+-- An order whose member is not (yet) a staged member is kept, with reference_issue
+-- 'UNKNOWN_MEMBER' (not rejected: the sale happened and its revenue counts, only its customer
+-- is unknown). The flag is recomputed on every build from the current members, so a member
+-- that arrives in a later batch than its order clears it and the order gets its customer.
 with src as (
     select * from {{ source('raw_erp', 'sales_orders') }}
 ),
@@ -14,10 +18,14 @@ typed as (
         lower({{ clean_text('src.status') }}) as status,
         upper({{ clean_text('src.currency') }}) as source_currency,
         fx.usd_per_unit / fx_report.usd_per_unit as fx_rate,
-        {{ to_reporting_currency(parse_amount('src.order_total')) }} as order_total,
+        {{ to_reporting_currency(parse_amount('src.order_total', 'erp')) }} as order_total,
         {{ parse_local_ts('src.updated_at') }} as updated_at,
+        case
+            when {{ parse_int('src.member_id') }} is not null and m.member_id is null
+                then 'UNKNOWN_MEMBER'
+        end as reference_issue,
         fx.usd_per_unit is null as _unknown_currency,
-        {{ parse_amount('src.order_total') }} as _order_total_parsed,
+        {{ parse_amount('src.order_total', 'erp') }} as _order_total_parsed,
         (
             {{ clean_text('src.member_id') }} is not null
             and {{ parse_int('src.member_id') }} is null
@@ -27,6 +35,8 @@ typed as (
         {{ raw_row() }},
         {{ lineage_columns() }}
     from src
+    left join {{ ref('stg_erp__members') }} as m
+        on m.member_id = {{ parse_int('src.member_id') }}
     {{ fx_join('src.currency') }}
 ),
 
@@ -37,8 +47,7 @@ checked as (
             when order_id is null then 'MISSING_KEY'
             when ordered_at is null or updated_at is null then 'INVALID_DATE'
             when
-                ordered_at > _extracted_at + interval 1 day
-                or ordered_at < cast('{{ var("earliest_valid_order_date") }}' as timestamp)
+                {{ implausible_ts('ordered_at') }} or {{ implausible_ts('updated_at') }}
                 then 'IMPOSSIBLE_DATE'
             when _order_total_parsed is null then 'UNPARSEABLE_AMOUNT'
             when _order_total_parsed < 0 then 'NEGATIVE_AMOUNT'

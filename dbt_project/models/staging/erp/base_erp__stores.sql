@@ -24,6 +24,7 @@ checked as (
         case
             when store_id is null then 'MISSING_KEY'
             when updated_at is null then 'INVALID_DATE'
+            when {{ implausible_ts('updated_at') }} then 'IMPOSSIBLE_DATE'
         end as _reject_reason
     from typed
 ),

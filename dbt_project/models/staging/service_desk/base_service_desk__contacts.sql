@@ -38,6 +38,9 @@ checked as (
         case
             when contact_id is null then 'MISSING_KEY'
             when created_at is null or updated_at is null then 'INVALID_DATE'
+            when
+                {{ implausible_ts('created_at') }} or {{ implausible_ts('updated_at') }}
+                then 'IMPOSSIBLE_DATE'
         end as _reject_reason
     from typed
 ),

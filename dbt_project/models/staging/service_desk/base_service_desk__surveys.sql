@@ -25,6 +25,7 @@ checked as (
         case
             when response_id is null then 'MISSING_KEY'
             when responded_at is null then 'INVALID_DATE'
+            when {{ implausible_ts('responded_at') }} then 'IMPOSSIBLE_DATE'
             when survey_type not in ('CSAT', 'NPS') or survey_type is null then 'UNKNOWN_CODE'
             when score is null then 'UNPARSEABLE_VALUE'
             when

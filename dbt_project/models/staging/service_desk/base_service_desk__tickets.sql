@@ -40,7 +40,12 @@ checked as (
         case
             when ticket_id is null then 'MISSING_KEY'
             when created_at is null or updated_at is null or _bad_optional_ts then 'INVALID_DATE'
-            when first_response_at < created_at or resolved_at < created_at
+            when
+                first_response_at < created_at or resolved_at < created_at
+                or {{ implausible_ts('created_at') }}
+                or {{ implausible_ts('first_response_at') }}
+                or {{ implausible_ts('resolved_at') }}
+                or {{ implausible_ts('updated_at') }}
                 then 'IMPOSSIBLE_DATE'
             when
                 channel not in ('email', 'phone', 'chat', 'web_form') or channel is null

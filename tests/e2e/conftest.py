@@ -1,0 +1,43 @@
+"""The small demo world the end-to-end tests share (built once per session): simulated
+sources, then one `crm-warehouse run`, all in a temporary folder with its own Dagster home."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CUSTOMERS = "400"
+
+
+def _cli(env: dict, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
+    """``crm-warehouse <args>`` in a subprocess; fails the test unless it exits 0."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", *args],
+        env=env, capture_output=True, text=True, timeout=timeout,
+    )
+    assert proc.returncode == 0, f"crm-warehouse {' '.join(args)} failed:\n{proc.stdout[-4000:]}" \
+                                 f"\n{proc.stderr[-6000:]}"
+    return proc
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    env = dict(os.environ)
+    env.update(
+        CRMW_SOURCES_DIR=str(root / "sources"),
+        CRMW_WAREHOUSE_PATH=str(root / "warehouse" / "warehouse.duckdb"),
+        DAGSTER_HOME=str(root / "dagster_home"),
+        CRMW_PII_KEY_FILE=str(root / "keys" / "pii.key"),
+        CRMW_PSEUDONYM_KEY_FILE=str(root / "keys" / "pseudonym.key"),
+    )
+    env.pop("CRMW_ERP_URL", None)
+    _cli(env, "simulate", "--customers", CUSTOMERS, "--quiet")
+    first = _cli(env, "run")
+    return {"root": root, "env": env, "first_run": first,
+            "warehouse": Path(env["CRMW_WAREHOUSE_PATH"]),
+            "sources": Path(env["CRMW_SOURCES_DIR"])}
