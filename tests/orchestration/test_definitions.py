@@ -51,6 +51,7 @@ def test_dg_check_defs_passes_from_the_repository_root(tmp_path):
     assert "All definitions loaded successfully." in proc.stdout
 
 
+@pytest.mark.slow
 def test_loading_the_code_location_changes_no_environment_variable():
     """Only the ``crm-warehouse`` entry point exports settings (for the processes it starts);
     importing the definitions, as ``dagster dev``, ``dg`` and tests do, leaves the process

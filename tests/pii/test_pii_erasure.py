@@ -76,6 +76,7 @@ def full_warehouse(synthetic_warehouse):
     return synthetic_warehouse
 
 
+@pytest.mark.slow
 def test_forget_by_email_leaves_nothing_of_the_person(full_warehouse):
     folder = full_warehouse.parent
     assert _hits(folder), "positive control: the person is in the files before erasure"
@@ -145,6 +146,7 @@ def test_forget_by_email_leaves_nothing_of_the_person(full_warehouse):
     assert "[erased]" in (folder / "data_docs" / "validations" / "members.html").read_text()
 
 
+@pytest.mark.slow
 def test_forget_by_customer_key_and_unknown_subject(full_warehouse):
     result = forget(TARGET.customer_key)
     assert result.clean and result.rows_deleted["raw_ecommerce.orders"] == 3
@@ -197,6 +199,7 @@ def test_dagster_check_metadata_names_no_person():
         {"_source_object": "customers/c.jsonl.gz", "_source_row_number": 97}, {"order_id": "W1"}]
 
 
+@pytest.mark.slow
 def test_source_systems_inside_the_data_folder_are_neither_changed_nor_searched(
         full_warehouse, monkeypatch):
     """The demo keeps its sources in data/demo_sources: they still hold the person (until the
