@@ -18,11 +18,11 @@ double-quoted scalar, so descriptions need no escaping rules of their own.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
+from contracts.generated_files import generated_files_main
 from contracts.sources import RAW_SCHEMAS, SourceTable, tables_of
 
 #: The dbt project beside this package (contracts imports nothing of the project, so it does
@@ -86,25 +86,9 @@ def stale_files(dbt_project_dir: Path = DBT_PROJECT_DIR) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m contracts.dbt_sources",
-                                     description="Render the dbt source YAML of the raw layer "
-                                                 "from contracts/sources.py.")
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--check", action="store_true",
-                      help="list the committed files that differ; exit status 1 if any")
-    mode.add_argument("--write", action="store_true", help="rewrite the files that differ")
-    args = parser.parse_args(argv)
-    if args.check or args.write:
-        stale = stale_files()
-        for path in stale:
-            if args.write:
-                path.write_text(rendered_files()[path])
-            print(f"{'rewrote' if args.write else 'differs'}: {path}")
-        return 1 if stale and args.check else 0
-    for path, text in rendered_files().items():
-        print(f"# --- {path}")
-        print(text, end="")
-    return 0
+    return generated_files_main("python -m contracts.dbt_sources",
+                                "Render the dbt source YAML of the raw layer from "
+                                "contracts/sources.py.", rendered_files, argv)
 
 
 if __name__ == "__main__":

@@ -15,11 +15,12 @@ Like everything in ``contracts/``, this module imports nothing of the project.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+from contracts.generated_files import generated_files_main
 
 ML_SCHEMA = "ml"
 DBT_SOURCES_FILE = (Path(__file__).resolve().parent.parent / "dbt_project" / "models" / "marts"
@@ -238,24 +239,10 @@ def render_dbt_sources(tables: tuple[OutputTable, ...] = ML_OUTPUTS) -> str:
 def main(argv: list[str] | None = None) -> int:
     """``python -m contracts.ml_outputs [--check | --write]``: print, check or rewrite the
     dbt sources of the ML outputs (the same flags as ``python -m contracts.dbt_sources``)."""
-    parser = argparse.ArgumentParser(prog="python -m contracts.ml_outputs",
-                                     description="Render the dbt source YAML of the ML "
-                                                 "outputs from contracts/ml_outputs.py.")
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--check", action="store_true",
-                      help="say whether the committed file differs; exit status 1 if it does")
-    mode.add_argument("--write", action="store_true", help="rewrite the file if it differs")
-    args = parser.parse_args(argv)
-    rendered = render_dbt_sources()
-    if not (args.check or args.write):
-        print(rendered, end="")
-        return 0
-    current = DBT_SOURCES_FILE.read_text() if DBT_SOURCES_FILE.exists() else ""
-    if current != rendered:
-        if args.write:
-            DBT_SOURCES_FILE.write_text(rendered)
-        print(f"{'rewrote' if args.write else 'differs'}: {DBT_SOURCES_FILE}")
-    return 1 if current != rendered and args.check else 0
+    return generated_files_main("python -m contracts.ml_outputs",
+                                "Render the dbt source YAML of the ML outputs from "
+                                "contracts/ml_outputs.py.",
+                                lambda: {DBT_SOURCES_FILE: render_dbt_sources()}, argv)
 
 
 if __name__ == "__main__":

@@ -4,24 +4,14 @@ sources, then one `crm-warehouse run`, all in a temporary folder with its own Da
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import run_cli
 
 CUSTOMERS = "400"
 
 
-def _cli(env: dict, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
-    """``crm-warehouse <args>`` in a subprocess; fails the test unless it exits 0."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", *args],
-        env=env, capture_output=True, text=True, timeout=timeout,
-    )
-    assert proc.returncode == 0, f"crm-warehouse {' '.join(args)} failed:\n{proc.stdout[-4000:]}" \
-                                 f"\n{proc.stderr[-6000:]}"
-    return proc
 
 
 @pytest.fixture(scope="session")
@@ -36,8 +26,8 @@ def world(tmp_path_factory):
         CRMW_PSEUDONYM_KEY_FILE=str(root / "keys" / "pseudonym.key"),
     )
     env.pop("CRMW_ERP_URL", None)
-    _cli(env, "simulate", "--customers", CUSTOMERS, "--quiet")
-    first = _cli(env, "run")
+    run_cli(env, "simulate", "--customers", CUSTOMERS, "--quiet")
+    first = run_cli(env, "run")
     return {"root": root, "env": env, "first_run": first,
             "warehouse": Path(env["CRMW_WAREHOUSE_PATH"]),
             "sources": Path(env["CRMW_SOURCES_DIR"])}

@@ -21,26 +21,18 @@ import json
 import re
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
+from cli_runner import run_cli
 
 from warehouse.pii.erasure import find_residue
 
 pytestmark = pytest.mark.slow
 
 
-def _cli(env: dict, *args: str, expect: int = 0) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "orchestration.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=1800)
-    assert proc.returncode == expect, (f"crm-warehouse {' '.join(args)} exited "
-                                       f"{proc.returncode}:\n{proc.stdout[-4000:]}\n"
-                                       f"{proc.stderr[-6000:]}")
-    return proc
 
 
 def _pick_person(warehouse: Path, truth: Path) -> dict:
@@ -198,13 +190,13 @@ def test_erased_person_redelivered_by_every_source_stays_erased(world, tmp_path)
     assert any(f.startswith(f"{warehouse} ") for f in found), found
     email = sorted(person["emails"])[0]
 
-    erased = _cli(env, "forget", "--customer", email)
+    erased = run_cli(env, "forget", "--customer", email)
     assert "Verified: nothing of the person remains" in erased.stdout, erased.stdout
     assert _grep([data, home], needles) == []
     assert find_residue([data, home], set(needles), **vault) == []
 
     files = _redeliver(sources, person)
-    _cli(env, "run", "--quiet")
+    run_cli(env, "run", "--quiet")
 
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
@@ -240,5 +232,5 @@ def test_erased_person_redelivered_by_every_source_stays_erased(world, tmp_path)
     hits = _grep([data, home], needles)
     assert hits == [], "\n".join(hits)
     assert find_residue([data, home], set(needles), **vault) == []
-    again = _cli(env, "forget", "--customer", email)
+    again = run_cli(env, "forget", "--customer", email)
     assert "Already erased" in again.stdout and "Verified" in again.stdout, again.stdout

@@ -12,12 +12,11 @@ from __future__ import annotations
 import collections
 import json
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
+from cli_runner import run_cli
 
 from contracts.sources import SOURCE_TABLES
 
@@ -27,14 +26,6 @@ pytestmark = pytest.mark.slow
 # conftest.py; test_crash_recovery.py runs on it too.
 
 
-def _cli(env: dict, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", *args],
-        env=env, capture_output=True, text=True, timeout=timeout,
-    )
-    assert proc.returncode == 0, f"crm-warehouse {' '.join(args)} failed:\n{proc.stdout[-4000:]}" \
-                                 f"\n{proc.stderr[-6000:]}"
-    return proc
 
 
 def _raw_counts(warehouse: Path) -> dict[str, int]:
@@ -131,21 +122,21 @@ def test_the_run_is_recorded_in_the_dagster_home(world, monkeypatch):
 
 def test_second_run_without_new_data_loads_nothing(world):
     before = _raw_counts(world["warehouse"])
-    _cli(world["env"], "run", "--quiet")
+    run_cli(world["env"], "run", "--quiet")
     assert _raw_counts(world["warehouse"]) == before
 
 
 def test_new_days_load_only_the_new_rows(world):
     before = _raw_counts(world["warehouse"])
     cursors = _max_updated_at(world["warehouse"])
-    _cli(world["env"], "simulate", "--days", "3", "--quiet")
+    run_cli(world["env"], "simulate", "--days", "3", "--quiet")
     manifest = json.loads((world["sources"] / "_truth" / "manifest.json").read_text())
     new_window = len(manifest["windows"]) - 1
     new_exports = _expected_export_rows(manifest, window=new_window)
     erp_file = world["sources"] / "erp" / "erp.sqlite"
     expected_erp = {t.name: _erp_rows_after(erp_file, t.name, cursors[t.name])
                     for t in SOURCE_TABLES if t.system == "erp"}
-    _cli(world["env"], "run", "--quiet")
+    run_cli(world["env"], "run", "--quiet")
     after = _raw_counts(world["warehouse"])
     added = {name: after[name] - before[name] for name in after}
     for table in SOURCE_TABLES:
